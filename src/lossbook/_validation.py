@@ -1,0 +1,126 @@
+"""Input checks shared by every public function: reject bad input at the door, with the argument's name.
+
+Each check returns a clean NumPy array (or value) so that the numerical code after it can assume
+well-formed input. Checks are cheap (a dtype look-up, a shape comparison, one pass for label ranges)
+so that small batches stay fast.
+"""
+
+import numbers
+
+import numpy as np
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def as_float_array(x, name):
+    """Return `x` as a float32 or float64 array; integers and bools become float64.
+
+    float32 stays float32 (the library keeps the caller's precision); float16 is promoted to
+    float32 because NumPy's float16 exp and log lose too much to be useful for losses.
+    """
+    try:
+        array = np.asarray(x)
+    except ValueError as error:  # ragged nested lists
+        raise ValueError(f"{name} must be a rectangular array of numbers; {error}") from None
+    kind = array.dtype.kind
+    if kind == "f":
+        if array.dtype == np.float16:
+            return array.astype(np.float32)
+        if array.dtype not in (np.float32, np.float64):
+            return array.astype(np.float64)
+        return array
+    if kind in "iu":
+        return array.astype(np.float64)
+    raise TypeError(
+        f"{name} must hold real numbers (float32, float64 or integers); got dtype {array.dtype}"
+    )
+
+
+def check_reduction(reduction):
+    if not isinstance(reduction, str):
+        raise TypeError(f"reduction must be a string, one of {REDUCTIONS}; got {type(reduction).__name__}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}; got {reduction!r}")
+    return reduction
+
+
+def check_nonnegative_number(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__}")
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0; got {value}")
+    return float(value)
+
+
+def check_label_smoothing(label_smoothing):
+    value = check_nonnegative_number(label_smoothing, "label_smoothing")
+    if value > 1:
+        raise ValueError(f"label_smoothing must lie in [0, 1]; got {label_smoothing}")
+    return value
+
+
+def check_integer(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {type(value).__name__}")
+    return int(value)
+
+
+def check_class_input(x, name):
+    """Scores or log-probabilities: (C,) unbatched, (N, C), or (N, C, d1, ...) with classes on axis 1."""
+    x = as_float_array(x, name)
+    if x.ndim == 0:
+        raise ValueError(f"{name} must have a class axis: shape (C,), (N, C) or (N, C, d1, ...); got a scalar")
+    if x.ndim >= 2 and x.shape[0] == 0:
+        raise ValueError(f"{name} holds an empty batch (shape {x.shape}); the loss of nothing is undefined")
+    if x.shape[min(1, x.ndim - 1)] == 0:
+        raise ValueError(f"{name} must have at least one class; got shape {x.shape}")
+    return x
+
+
+def check_class_indices(target, input_shape, input_name, ignore_index):
+    """Integer class labels shaped like the input without its class axis, each in [0, C) or ignore_index.
+
+    Floating-point labels are accepted only when they are whole numbers (a list of floats such as
+    [0.0, 2.0] is a common way to write labels); 1.5 is never a class.
+    """
+    target = np.asarray(target)
+    num_classes = input_shape[min(1, len(input_shape) - 1)]
+    expected = input_shape[:1] + input_shape[2:] if len(input_shape) >= 2 else ()
+    if target.shape != expected:
+        raise ValueError(
+            f"target must have shape {expected} (class indices for {input_name} of shape {input_shape}) "
+            f"or {input_shape} (class probabilities); got {target.shape}"
+        )
+    kind = target.dtype.kind
+    if kind == "f":
+        whole = np.isfinite(target) & (target == np.round(target))
+        if not np.all(whole):
+            bad = target.flat[np.flatnonzero(~whole.ravel())[0]]
+            raise ValueError(f"target holds class indices, which must be whole numbers; got {bad}")
+        target = target.astype(np.int64)
+    elif kind not in "iu":
+        raise TypeError(f"target must hold integer class indices; got dtype {target.dtype}")
+    target = target.astype(np.int64, copy=False)
+    out_of_range = ((target < 0) | (target >= num_classes)) & (target != ignore_index)
+    if np.any(out_of_range):
+        bad = target.flat[np.flatnonzero(out_of_range.ravel())[0]]
+        raise ValueError(
+            f"target holds class indices in [0, {num_classes}) or ignore_index={ignore_index}; got {bad}"
+        )
+    return target
+
+
+def check_class_weight(weight, num_classes, dtype):
+    if weight is None:
+        return None
+    weight = as_float_array(weight, "weight")
+    if weight.shape != (num_classes,):
+        raise ValueError(f"weight must have shape ({num_classes},), one entry per class; got {weight.shape}")
+    return weight.astype(dtype, copy=False)
+
+
+def to_output(value, dtype):
+    """Scalars come back as NumPy scalars of the input's dtype (float32 in, float32 out)."""
+    if np.ndim(value) == 0:
+        return dtype.type(value)
+    return value.astype(dtype, copy=False)

@@ -1,0 +1,117 @@
+"""The registry: every loss of the library, with what it takes to check it three ways.
+
+Each :class:`LossSpec` holds the value function, its gradient twin, the name of its SymPy definition
+in :mod:`lossbook.symbolic` (looked up only when asked for, so that ``import lossbook`` never pays
+for SymPy), and a generator of valid examples covering the loss's options. The test suite
+parametrizes over :data:`LOSSES`: a loss registered here is checked against SymPy and finite
+differences the day it is added.
+"""
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from lossbook.classification import cross_entropy, cross_entropy_grad, nll_loss, nll_loss_grad
+from lossbook.regularization import l2_penalty, l2_penalty_grad
+from lossbook.stable import log_softmax
+
+
+@dataclass(frozen=True)
+class Example:
+    """One valid call: positional arguments (the first is differentiated) and keyword options."""
+
+    label: str
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """A loss, its gradient twin, its SymPy definition and a generator of valid examples."""
+
+    name: str
+    loss: Callable
+    grad: Callable
+    symbolic_name: str
+    examples: Callable[[np.random.Generator], list]
+
+    @property
+    def symbolic(self):
+        """The SymPy definition, imported on first use."""
+        return getattr(importlib.import_module("lossbook.symbolic"), self.symbolic_name)
+
+    def symbolic_value_and_grad(self, *args, **kwargs):
+        """Value and gradient from the SymPy definition (see :func:`lossbook.symbolic.value_and_grad`)."""
+        symbolic = importlib.import_module("lossbook.symbolic")
+        return symbolic.value_and_grad(self.symbolic, *args, **kwargs)
+
+
+def _with_reductions(label, args, kwargs=None):
+    kwargs = kwargs or {}
+    return [Example(f"{label}-{r}", args, {**kwargs, "reduction": r}) for r in ("mean", "sum", "none")]
+
+
+def _nll_examples(rng):
+    n, c = 5, 4
+    log_probs = log_softmax(rng.normal(size=(n, c)))
+    target = rng.integers(0, c, size=n)
+    with_ignored = target.copy()
+    with_ignored[[1, 3]] = -100
+    weight = rng.uniform(0.5, 2.0, size=c)
+    return [
+        *_with_reductions("plain", (log_probs, target)),
+        *_with_reductions("weight", (log_probs, target), {"weight": weight}),
+        *_with_reductions("ignore_index", (log_probs, with_ignored), {"weight": weight}),
+        Example("unbatched", (log_probs[0], target[0])),
+        Example("custom-ignore_index", (log_probs, target), {"ignore_index": int(target[0])}),
+    ]
+
+
+def _cross_entropy_examples(rng):
+    n, c = 5, 4
+    logits = rng.normal(scale=2.0, size=(n, c))
+    target = rng.integers(0, c, size=n)
+    with_ignored = target.copy()
+    with_ignored[2] = -100
+    weight = rng.uniform(0.5, 2.0, size=c)
+    probs = rng.dirichlet(np.ones(c), size=n)
+    spatial = rng.normal(size=(2, c, 3))
+    return [
+        *_with_reductions("index", (logits, target)),
+        *_with_reductions("index-weight", (logits, target), {"weight": weight}),
+        *_with_reductions("index-smoothing", (logits, target), {"label_smoothing": 0.2}),
+        *_with_reductions(
+            "index-weight-ignore-smoothing", (logits, with_ignored), {"weight": weight, "label_smoothing": 0.1}
+        ),
+        *_with_reductions("probabilities", (logits, probs)),
+        *_with_reductions("probabilities-weight-smoothing", (logits, probs), {"weight": weight, "label_smoothing": 0.3}),
+        Example("unbatched", (logits[0], target[0])),
+        Example("unbatched-probabilities", (logits[0], probs[0])),
+        *_with_reductions("spatial", (spatial, rng.integers(0, c, size=(2, 3))), {"weight": weight}),
+    ]
+
+
+def _l2_examples(rng):
+    return [
+        Example("matrix", (rng.normal(size=(3, 4)), 0.01)),
+        Example("vector", (rng.normal(size=5), 2.5)),
+        Example("zero-lam", (rng.normal(size=(2, 2)), 0.0)),
+    ]
+
+
+LOSSES = (
+    LossSpec("nll_loss", nll_loss, nll_loss_grad, "nll_loss", _nll_examples),
+    LossSpec("cross_entropy", cross_entropy, cross_entropy_grad, "cross_entropy", _cross_entropy_examples),
+    LossSpec("l2_penalty", l2_penalty, l2_penalty_grad, "l2_penalty", _l2_examples),
+)
+"""Every loss of the library, in the order the course introduces them."""
+
+
+def get(name):
+    """The :class:`LossSpec` registered under `name`."""
+    for spec in LOSSES:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"no loss named {name!r}; registered: {[spec.name for spec in LOSSES]}")

@@ -1,0 +1,188 @@
+"""Numerically stable primitives: log-sum-exp, softmax, log-softmax, sigmoid, log-sigmoid, softplus.
+
+Every loss in the library is built from these few functions. Each one is written so that no
+intermediate value can overflow: exponentials are only ever taken of numbers <= 0.
+"""
+
+import numpy as np
+
+from lossbook._validation import as_float_array, check_integer
+
+
+def _check_axis(x, axis):
+    axis = check_integer(axis, "axis")
+    if x.ndim == 0:
+        raise ValueError("x must have at least one dimension to reduce over; got a scalar")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis must lie in [{-x.ndim}, {x.ndim}) for x of shape {x.shape}; got {axis}")
+    if x.shape[axis] == 0:
+        raise ValueError(f"x has no entries along axis {axis} (shape {x.shape})")
+    return axis
+
+
+def _finite_max(x, axis):
+    # The shift must be finite: a row that is all -inf (or holds +inf) would otherwise give inf - inf = nan.
+    shift = np.max(x, axis=axis, keepdims=True)
+    return np.where(np.isfinite(shift), shift, 0)
+
+
+def logsumexp(x, axis=-1, keepdims=False):
+    r"""Compute :math:`\log \sum_j e^{x_j}` along an axis without overflow.
+
+    Parameters
+    ----------
+    x : array_like, shape (..., C, ...)
+        Real numbers; lists of ints are accepted.
+    axis : int, default -1
+        The axis to reduce.
+    keepdims : bool, default False
+        Keep the reduced axis with length one.
+
+    Returns
+    -------
+    numpy.ndarray or numpy scalar
+        Same dtype as `x` (float64 for integer input).
+
+    Notes
+    -----
+    With :math:`m = \max_j x_j`, :math:`\log\sum_j e^{x_j} = m + \log\sum_j e^{x_j - m}`. Every
+    exponent is at most 0, so nothing overflows, and the largest term is exactly 1, so the sum is at
+    least 1 and its logarithm never sees an underflowed zero. Blanchard, Higham and Higham (2021)
+    show that this shifted formula is accurate.
+
+    References
+    ----------
+    .. [1] P. Blanchard, D. J. Higham, N. J. Higham, "Accurately computing the log-sum-exp and
+       softmax functions", IMA Journal of Numerical Analysis 41(4), 2311-2330, 2021.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lossbook import logsumexp
+    >>> logsumexp([1000.0, 1000.0])
+    np.float64(1000.6931471805599)
+    >>> with np.errstate(over="ignore"):  # the naive formula overflows
+    ...     print(np.log(np.sum(np.exp([1000.0, 1000.0]))))
+    inf
+    """
+    x = as_float_array(x, "x")
+    axis = _check_axis(x, axis)
+    shift = _finite_max(x, axis)
+    with np.errstate(divide="ignore"):  # an all -inf row has log(0) = -inf, which is its right answer
+        result = np.log(np.sum(np.exp(x - shift), axis=axis, keepdims=True)) + shift
+    if not keepdims:
+        result = np.squeeze(result, axis=axis)
+    return result if result.ndim else x.dtype.type(result)
+
+
+def log_softmax(x, axis=-1):
+    r"""Logarithms of the softmax probabilities, :math:`x_i - \log\sum_j e^{x_j}`, computed stably.
+
+    Parameters
+    ----------
+    x : array_like
+        Scores (logits); lists of ints are accepted.
+    axis : int, default -1
+        The class axis.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as `x`, values in :math:`(-\infty, 0]`, same dtype as `x` (float64 for integers).
+
+    Notes
+    -----
+    ``np.log(softmax(x))`` loses every probability that underflows to 0 and returns ``-inf``;
+    subtracting the log-sum-exp keeps the exact difference of scores instead.
+
+    Examples
+    --------
+    >>> from lossbook import log_softmax
+    >>> log_softmax([5, 4, 2]).round(3)
+    array([-0.349, -1.349, -3.349])
+    >>> log_softmax([1000.0, 1.0])  # np.log(softmax(...)) gives -inf for the second entry
+    array([   0., -999.])
+    """
+    x = as_float_array(x, "x")
+    axis = _check_axis(x, axis)
+    shifted = x - _finite_max(x, axis)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def softmax(x, axis=-1):
+    r"""Turn scores into probabilities: :math:`e^{x_i} / \sum_j e^{x_j}` along an axis.
+
+    Parameters
+    ----------
+    x : array_like
+        Scores (logits); lists of ints are accepted.
+    axis : int, default -1
+        The class axis.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as `x`; entries in [0, 1] that sum to one along `axis`.
+
+    Notes
+    -----
+    Softmax is unchanged when a constant is added to every score, so subtracting the largest score
+    first costs nothing and keeps every exponent at most 0: no overflow, and the denominator is at
+    least 1.
+
+    Examples
+    --------
+    >>> from lossbook import softmax
+    >>> softmax([5, 4, 2]).round(4)
+    array([0.7054, 0.2595, 0.0351])
+    >>> softmax([1000.0, 1.0])  # the naive exp(1000) overflows to inf and gives nan
+    array([1., 0.])
+    """
+    x = as_float_array(x, "x")
+    axis = _check_axis(x, axis)
+    exps = np.exp(x - _finite_max(x, axis))
+    return exps / np.sum(exps, axis=axis, keepdims=True)
+
+
+def sigmoid(x):
+    r"""The logistic function :math:`1 / (1 + e^{-x})`, computed without overflow for any sign of x.
+
+    Examples
+    --------
+    >>> from lossbook import sigmoid
+    >>> sigmoid([-1000.0, 0.0, 1000.0])
+    array([0. , 0.5, 1. ])
+    """
+    x = as_float_array(x, "x")
+    # exp(-|x|) is at most 1; the two algebraically equal forms cover the two signs.
+    e = np.exp(-np.abs(x))
+    result = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    return result if result.ndim else x.dtype.type(result)
+
+
+def softplus(x):
+    r"""Compute :math:`\log(1 + e^{x})` as :math:`\max(x, 0) + \log(1 + e^{-|x|})`, which never overflows.
+
+    Examples
+    --------
+    >>> from lossbook import softplus
+    >>> [round(float(v), 6) for v in softplus([-800.0, 0.0, 800.0])]  # naive log(1 + exp(800)) is inf
+    [0.0, 0.693147, 800.0]
+    """
+    x = as_float_array(x, "x")
+    result = np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+    return result if result.ndim else x.dtype.type(result)
+
+
+def log_sigmoid(x):
+    r"""Compute :math:`\log \sigma(x) = -\operatorname{softplus}(-x)`, finite wherever the answer is.
+
+    Examples
+    --------
+    >>> from lossbook import log_sigmoid
+    >>> [round(float(v), 6) for v in log_sigmoid([-800.0, 0.0, 800.0])]  # np.log(sigmoid(-800.0)) is -inf
+    [-800.0, -0.693147, -0.0]
+    """
+    x = as_float_array(x, "x")
+    result = np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+    return result if result.ndim else x.dtype.type(result)
