@@ -6,10 +6,13 @@ library's own value function. Tolerances: values and gradients against SymPy to 
 float64; gradients against finite differences (h = 1e-6) to 1e-6 relative.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from lossbook import registry
+from lossbook.crosscheck import cross_check
 from lossbook.gradcheck import numerical_grad, relative_error
 
 CASES = [
@@ -70,3 +73,18 @@ def test_registry_lookup():
     assert registry.get("cross_entropy").loss.__name__ == "cross_entropy"
     with pytest.raises(KeyError, match="no loss named"):
         registry.get("not_a_loss")
+
+
+def test_cross_check_report_passes_for_every_loss():
+    for spec in registry.LOSSES:
+        report = cross_check(spec.name, np.random.default_rng(1))
+        assert len(report.rows) == len(spec.examples(np.random.default_rng(1)))
+        assert spec.name in str(report)
+
+
+def test_cross_check_catches_a_wrong_gradient(monkeypatch):
+    spec = registry.get("l2_penalty")
+    wrong = dataclasses.replace(spec, grad=lambda weights, lam: lam * np.asarray(weights))  # missing factor 2
+    monkeypatch.setattr(registry, "LOSSES", (wrong,))
+    with pytest.raises(AssertionError, match="disagrees with its SymPy definition"):
+        cross_check("l2_penalty", np.random.default_rng(0))
