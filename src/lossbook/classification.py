@@ -150,7 +150,8 @@ def nll_loss_grad(log_probs, target, weight=None, ignore_index=-100, reduction="
     """
     rows, targets = _prepare_nll(log_probs, target, weight, ignore_index, reduction)
     grad = np.zeros_like(rows.scores)
-    grad[np.arange(len(targets.labels)), targets.labels] = -targets.row_weight
+    # Ignored rows keep an exact +0 (negating their zero weight would store -0.0).
+    grad[np.arange(len(targets.labels)), targets.labels] = np.where(targets.counts, -targets.row_weight, 0)
     return rows.like_input(_scale_grad(grad, targets.row_weight.sum(), reduction))
 
 

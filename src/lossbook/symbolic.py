@@ -55,6 +55,13 @@ def _rows(x):
     return np.moveaxis(x, 1, -1).reshape(-1, x.shape[1]), x.shape[:1] + x.shape[2:]
 
 
+def _class_weights(weight, num_classes):
+    """Numbers become SymPy Floats; SymPy expressions (symbolic weights w_1, ...) pass through."""
+    if weight is None:
+        return [sp.Integer(1)] * num_classes
+    return [w if isinstance(w, sp.Basic) else sp.Float(float(w)) for w in weight]
+
+
 def _reduce(per_sample, denominator, reduction, batch_shape):
     if reduction == "none":
         return np.array(per_sample, dtype=object).reshape(batch_shape)
@@ -66,7 +73,7 @@ def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"
     r""":math:`-w_{y_i} \log p_{i, y_i}` summed, or divided by the counted weight for the mean."""
     rows, batch_shape = _rows(log_probs)
     labels = np.asarray(target).reshape(-1)
-    weight = [1] * rows.shape[1] if weight is None else [sp.Float(w) for w in np.asarray(weight, dtype=float)]
+    weight = _class_weights(weight, rows.shape[1])
     per_sample, denominator = [], 0
     for row, label in zip(rows, labels):
         if label == ignore_index:
@@ -90,7 +97,7 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     target = np.asarray(target)
     probability_targets = target.shape == logits.shape
     target_rows = _rows(target)[0] if probability_targets else target.reshape(-1)
-    weight = [1] * num_classes if weight is None else [sp.Float(w) for w in np.asarray(weight, dtype=float)]
+    weight = _class_weights(weight, num_classes)
     eps = sp.nsimplify(label_smoothing)
     per_sample, denominator = [], 0
     for z, t in zip(rows, target_rows):

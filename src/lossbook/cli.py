@@ -1,0 +1,139 @@
+"""The command line: ``python -m lossbook train ...`` trains a model and prints one JSON line of metrics.
+
+A progress bar (tqdm) goes to standard error when it is a terminal; standard output carries only the
+final JSON line, so the command composes with ``jq`` and scripts. Bad options exit with status 2
+and a message saying what was expected.
+"""
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+from lossbook.datasets import load_digits, make_spiral
+from lossbook.models import LinearSoftmax, TwoLayerNet
+from lossbook.optim import GradientDescent, Momentum
+from lossbook.training import train
+
+# Defaults per (data, model). The spiral's are the CS231n case study's (its reg = 1e-3 with a 1/2
+# factor is lam = 5e-4 here); the digits' reach test accuracy 0.95 (linear) and 0.97 (network).
+DEFAULTS = {
+    ("spiral", "linear"): {"steps": 200, "lr": 1.0, "reg": 5e-4, "momentum": 0.0, "hidden": None},
+    ("spiral", "mlp"): {"steps": 10_000, "lr": 1.0, "reg": 5e-4, "momentum": 0.0, "hidden": 100},
+    ("digits", "linear"): {"steps": 1000, "lr": 0.5, "reg": 1e-4, "momentum": 0.9, "hidden": None},
+    ("digits", "mlp"): {"steps": 1000, "lr": 0.5, "reg": 1e-4, "momentum": 0.9, "hidden": 100},
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m lossbook", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    t = commands.add_parser(
+        "train",
+        help="train a classifier and print its metrics as one JSON line",
+        description="Train a classifier with lossbook's cross-entropy and L2 penalty; print one JSON "
+        "line: train_loss, train_accuracy, test_accuracy (digits only), steps, seconds. Options left "
+        "out take the defaults of the chosen data and model (shown in brackets).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="defaults:\n"
+        + "\n".join(f"  --data {d} --model {m}: {v}" for (d, m), v in DEFAULTS.items()),
+    )
+    t.add_argument("--data", choices=["spiral", "digits"], default="spiral",
+                   help="spiral: CS231n's 3-arm spiral, 300 points; digits: scikit-learn's 8x8 digits, 25%% held out [spiral]")
+    t.add_argument("--model", choices=["linear", "mlp"], default="linear",
+                   help="linear: softmax regression; mlp: one hidden ReLU layer [linear]")
+    t.add_argument("--hidden", type=int, help="hidden units of the mlp [100]")
+    t.add_argument("--steps", type=int, help="optimizer steps")
+    t.add_argument("--lr", type=float, help="learning rate")
+    t.add_argument("--reg", type=float, help="L2 strength lambda in lambda * sum(W**2)")
+    t.add_argument("--batch-size", type=int, help="minibatch size; omit for full-batch gradient descent")
+    t.add_argument("--momentum", type=float, help="momentum coefficient in [0, 1); 0 is plain gradient descent")
+    t.add_argument("--seed", type=int, default=0, help="seed of every random draw (data, weights, batches) [0]")
+    t.add_argument("--plot", metavar="FILE", help="save the loss curve (and, for the spiral, the decision regions) to FILE")
+    return parser
+
+
+def resolve_options(parser, args):
+    """Fill in per-(data, model) defaults and reject values that cannot work (exit status 2)."""
+    options = dict(DEFAULTS[(args.data, args.model)])
+    for name in ("steps", "lr", "reg", "momentum", "hidden"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    if args.model == "linear" and args.hidden is not None:
+        parser.error("--hidden applies to --model mlp only")
+    if options["steps"] < 1:
+        parser.error(f"--steps must be at least 1; got {options['steps']}")
+    if not options["lr"] > 0:
+        parser.error(f"--lr must be positive; got {options['lr']}")
+    if not options["reg"] >= 0:
+        parser.error(f"--reg must be >= 0; got {options['reg']}")
+    if not 0 <= options["momentum"] < 1:
+        parser.error(f"--momentum must lie in [0, 1); got {options['momentum']}")
+    if options["hidden"] is not None and options["hidden"] < 1:
+        parser.error(f"--hidden must be at least 1; got {options['hidden']}")
+    if args.batch_size is not None and args.batch_size < 1:
+        parser.error(f"--batch-size must be at least 1; got {args.batch_size}")
+    return options
+
+
+def load_data(name, rng):
+    if name == "spiral":
+        X, y = make_spiral(rng=rng)
+        return X, y, None, None
+    return load_digits(rng=rng)
+
+
+def progress_bar(steps):
+    """A tqdm bar on standard error when it is a terminal; nothing otherwise."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=steps, unit="step", file=sys.stderr, disable=None, leave=False)
+
+    def update(step, loss):
+        bar.update(1)
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{loss:.4f}")
+        if step + 1 == steps:
+            bar.close()
+
+    return update
+
+
+def run_train(args, parser):
+    options = resolve_options(parser, args)
+    rng = np.random.default_rng(args.seed)
+    X, y, X_test, y_test = load_data(args.data, rng)
+    if args.batch_size is not None and args.batch_size > len(X):
+        parser.error(f"--batch-size must be at most the {len(X)} training samples; got {args.batch_size}")
+    n_classes = int(y.max()) + 1
+    if args.model == "linear":
+        model = LinearSoftmax(X.shape[1], n_classes, rng)
+    else:
+        model = TwoLayerNet(X.shape[1], options["hidden"], n_classes, rng)
+    optimizer = Momentum(options["lr"], options["momentum"]) if options["momentum"] else GradientDescent(options["lr"])
+    start = time.perf_counter()
+    history = train(
+        model, X, y, optimizer, options["steps"], lam=options["reg"], batch_size=args.batch_size, rng=rng,
+        progress=progress_bar(options["steps"]),
+    )
+    seconds = time.perf_counter() - start
+    final_loss, _ = model.loss_and_grads(X, y, options["reg"])
+    metrics = {"train_loss": round(final_loss, 6), "train_accuracy": round(model.accuracy(X, y), 4)}
+    if X_test is not None:
+        metrics["test_accuracy"] = round(model.accuracy(X_test, y_test), 4)
+    metrics.update(steps=history.steps, seconds=round(seconds, 3))
+    if args.plot:
+        from lossbook.plotting import save_training_plot
+
+        save_training_plot(args.plot, history, model if args.data == "spiral" else None, X, y,
+                           title=f"{args.model} on {args.data}")
+    print(json.dumps(metrics))
+    return 0
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return run_train(args, parser)
