@@ -155,3 +155,10 @@ def test_bad_axis_and_input(function):
         function(["a", "b"])
     with pytest.raises(ValueError, match="no entries"):
         function(np.zeros((2, 0)))
+
+
+def test_all_minus_inf_row_gives_nan_log_softmax_quietly():
+    # No class has any probability: undefined, nan as in PyTorch; the other rows are unaffected.
+    out = log_softmax([[-np.inf, -np.inf], [0.0, 0.0]])
+    assert np.all(np.isnan(out[0]))
+    np.testing.assert_allclose(out[1], np.log([0.5, 0.5]))
