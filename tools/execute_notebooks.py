@@ -31,6 +31,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BOOK_DIR = REPO_ROOT / "book"
@@ -77,6 +78,9 @@ def execute(path: Path) -> None:
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute(cwd=str(path.parent), env=kernel_environment())
+    # A print may reach the notebook in one stream chunk or several, depending on when the kernel
+    # flushes: merge consecutive chunks so that the stored file does not depend on timing.
+    CoalesceStreamsPreprocessor().preprocess(running, {})
 
     for stored_cell, run_cell in zip(stored.cells, running.cells, strict=True):
         if stored_cell.cell_type != "code":

@@ -250,7 +250,7 @@ def cross_entropy_grad(logits, target, weight=None, ignore_index=-100, reduction
     .. math:: \frac{\partial \ell}{\partial z_j} = \Big(\sum_c u_c\Big)\, p_j - u_j,
 
     which is the familiar :math:`p - y` for a one-hot target, no weights and no smoothing. Each
-    row of that gradient sums to zero when the weights are equal.
+    row of that gradient sums to zero when the weights are equal and the target sums to one.
 
     Examples
     --------
