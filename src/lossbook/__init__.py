@@ -6,13 +6,58 @@ returns the gradient with respect to the first argument. SymPy is imported only 
 :mod:`lossbook.symbolic`.
 """
 
-from lossbook.classification import cross_entropy, cross_entropy_grad, nll_loss, nll_loss_grad
+from lossbook.binary import (
+    binary_cross_entropy_with_logits,
+    binary_cross_entropy_with_logits_grad,
+    sigmoid_focal_loss,
+    sigmoid_focal_loss_grad,
+)
+from lossbook.boxes import box_iou, generalized_box_iou_loss, generalized_box_iou_loss_grad
+from lossbook.classification import (
+    cross_entropy,
+    cross_entropy_grad,
+    kl_div,
+    kl_div_grad,
+    multi_margin_loss,
+    multi_margin_loss_grad,
+    nll_loss,
+    nll_loss_grad,
+)
+from lossbook.regression import (
+    huber_loss,
+    huber_loss_grad,
+    l1_loss,
+    l1_loss_grad,
+    mse_loss,
+    mse_loss_grad,
+    smooth_l1_loss,
+    smooth_l1_loss_grad,
+)
 from lossbook.regularization import l2_penalty, l2_penalty_grad
 from lossbook.stable import log_sigmoid, log_softmax, logsumexp, sigmoid, softmax, softplus
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_grad",
+    "box_iou",
+    "generalized_box_iou_loss",
+    "generalized_box_iou_loss_grad",
+    "huber_loss",
+    "huber_loss_grad",
+    "kl_div",
+    "kl_div_grad",
+    "l1_loss",
+    "l1_loss_grad",
+    "mse_loss",
+    "mse_loss_grad",
+    "multi_margin_loss",
+    "multi_margin_loss_grad",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_grad",
+    "smooth_l1_loss",
+    "smooth_l1_loss_grad",
     "cross_entropy",
     "cross_entropy_grad",
     "l2_penalty",

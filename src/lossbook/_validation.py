@@ -80,6 +80,8 @@ def check_class_input(x, name):
 def check_class_indices(target, input_shape, input_name, ignore_index):
     """Integer class labels shaped like the input without its class axis, each in [0, C) or ignore_index.
 
+    ``ignore_index=None`` for losses that have no ignored label.
+
     Floating-point labels are accepted only when they are whole numbers (a list of floats such as
     [0.0, 2.0] is a common way to write labels); 1.5 is never a class.
     """
@@ -101,12 +103,13 @@ def check_class_indices(target, input_shape, input_name, ignore_index):
     elif kind not in "iu":
         raise TypeError(f"target must hold integer class indices; got dtype {target.dtype}")
     target = target.astype(np.int64, copy=False)
-    out_of_range = ((target < 0) | (target >= num_classes)) & (target != ignore_index)
+    out_of_range = (target < 0) | (target >= num_classes)
+    if ignore_index is not None:
+        out_of_range &= target != ignore_index
     if np.any(out_of_range):
         bad = target.flat[np.flatnonzero(out_of_range.ravel())[0]]
-        raise ValueError(
-            f"target holds class indices in [0, {num_classes}) or ignore_index={ignore_index}; got {bad}"
-        )
+        allowed = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
+        raise ValueError(f"target holds class indices in [0, {num_classes}){allowed}; got {bad}")
     return target
 
 

@@ -276,3 +276,137 @@ def cross_entropy_grad(logits, target, weight=None, ignore_index=-100, reduction
         grad = weighted_target.sum(axis=1, keepdims=True) * probs - weighted_target
         denominator = len(grad)
     return rows.like_input(_scale_grad(grad, denominator, reduction).astype(rows.dtype, copy=False))
+
+
+def _prepare_margin(logits, target, margin, p, weight, reduction):
+    logits = check.check_class_input(logits, "logits")
+    if logits.ndim > 2:
+        raise ValueError(f"logits must have shape (C,) or (N, C); got {logits.shape}")
+    check.check_reduction(reduction)
+    if isinstance(margin, bool) or not isinstance(margin, (int, float, np.integer, np.floating)):
+        raise TypeError(f"margin must be a real number; got {type(margin).__name__}")
+    if p not in (1, 2) or isinstance(p, bool):
+        raise ValueError(f"p must be 1 or 2; got {p!r}")
+    target = check.check_class_indices(target, logits.shape, "logits", ignore_index=None)
+    rows = _Rows.from_input(logits)
+    weight = check.check_class_weight(weight, rows.scores.shape[1], rows.dtype)
+    labels = target.reshape(-1)
+    scores = rows.scores
+    # z_ij = margin - x_{i,y_i} + x_ij for every wrong class j; the target's own entry does not count.
+    gaps = margin - scores[np.arange(len(labels)), labels][:, None] + scores
+    gaps[np.arange(len(labels)), labels] = 0
+    active = gaps > 0
+    row_weight = weight[labels] if weight is not None else np.ones(len(labels), rows.dtype)
+    return rows, labels, gaps, active, row_weight
+
+
+def multi_margin_loss(logits, target, margin=1.0, weight=None, reduction="mean", *, p=1):
+    r"""The multiclass hinge (SVM) loss of CS231n, as ``torch.nn.functional.multi_margin_loss``.
+
+    Parameters
+    ----------
+    logits : array_like, shape (C,) or (N, C)
+    target : array_like of int, shape () or (N,)
+    margin : float, default 1.0
+        How far the correct score must lead every other score before the loss is zero.
+    weight : array_like, shape (C,), optional
+        Multiplies a sample's loss by the weight of its target class.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        "mean" averages over the N samples.
+    p : {1, 2}, keyword-only, default 1
+        Hinge (1) or squared hinge (2).
+
+    Notes
+    -----
+    .. math:: \ell_i = \frac{w_{y_i}}{C} \sum_{j \ne y_i} \max(0,\ m - x_{i, y_i} + x_{i, j})^p
+
+    Examples
+    --------
+    >>> from lossbook import multi_margin_loss
+    >>> multi_margin_loss([[3.0, 2.5, 0.0]], [0]).round(4)  # only class 1 is inside the margin: 0.5 / 3
+    np.float64(0.1667)
+    """
+    rows, labels, gaps, active, row_weight = _prepare_margin(logits, target, margin, p, weight, reduction)
+    hinge = np.where(active, gaps, 0) ** p
+    per_row = row_weight * hinge.sum(axis=1) / rows.scores.shape[1]
+    return check.to_output(_reduce(per_row, len(per_row), reduction, rows), rows.dtype)
+
+
+def multi_margin_loss_grad(logits, target, margin=1.0, weight=None, reduction="mean", *, p=1):
+    r"""Gradient of :func:`multi_margin_loss` with respect to `logits` (0 exactly at the hinge's kink).
+
+    Notes
+    -----
+    Each wrong class inside the margin gets :math:`w_{y_i}\, p\, z_{ij}^{p-1} / C`, and the
+    target class minus their sum.
+    """
+    rows, labels, gaps, active, row_weight = _prepare_margin(logits, target, margin, p, weight, reduction)
+    slopes = np.where(active, p * gaps ** (p - 1), 0) * (row_weight[:, None] / rows.scores.shape[1])
+    grad = slopes.copy()
+    grad[np.arange(len(labels)), labels] = -slopes.sum(axis=1)
+    return rows.like_input(_scale_grad(grad, len(grad), reduction).astype(rows.dtype, copy=False))
+
+
+def _prepare_kl(input, target, reduction, log_target):
+    input = check.as_float_array(input, "input")
+    target = check.as_float_array(target, "target").astype(input.dtype, copy=False)
+    if input.shape != target.shape:
+        raise ValueError(f"input and target must have the same shape (no broadcasting); got {input.shape} and {target.shape}")
+    if input.ndim == 0 or input.shape[0] == 0:
+        raise ValueError(f"input must have a non-empty batch axis 0; got shape {input.shape}")
+    if not isinstance(reduction, str) or reduction not in ("batchmean", "mean", "sum", "none"):
+        raise ValueError(f"reduction must be one of ('batchmean', 'mean', 'sum', 'none'); got {reduction!r}")
+    if not isinstance(log_target, bool):
+        raise TypeError(f"log_target must be True or False; got {type(log_target).__name__}")
+    if not log_target and np.any(target < 0):
+        raise ValueError("target holds probabilities, which must be >= 0 (pass log_target=True for log-probabilities)")
+    return input, target
+
+
+def _kl_denominator(input, reduction):
+    return {"batchmean": input.shape[0], "mean": input.size, "sum": 1}[reduction]
+
+
+def kl_div(input, target, reduction="batchmean", log_target=False):
+    r"""Kullback-Leibler divergence :math:`\mathrm{KL}(q \,\|\, p)` from log-probabilities `input`.
+
+    Parameters
+    ----------
+    input : array_like, shape (N, ...)
+        Log-probabilities :math:`\log p` of the model (for example from :func:`log_softmax`).
+    target : array_like, same shape
+        Probabilities :math:`q` (or :math:`\log q` with ``log_target=True``).
+    reduction : {"batchmean", "mean", "sum", "none"}, default "batchmean"
+        "batchmean" divides the sum by N, which is the KL divergence per sample. (PyTorch's default
+        is "mean", which divides by every element and so is not a KL divergence; it warns about it.)
+    log_target : bool, default False
+
+    Notes
+    -----
+    Elementwise :math:`q (\log q - \log p)`, with :math:`0 \log 0 = 0`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lossbook import kl_div
+    >>> kl_div(np.log([[0.5, 0.5]]), [[0.9, 0.1]]).round(4)
+    np.float64(0.3681)
+    """
+    input, target = _prepare_kl(input, target, reduction, log_target)
+    if log_target:
+        losses = np.exp(target) * (target - input)
+    else:
+        # 0 log 0 = 0: a class the target never uses costs nothing, whatever the model says.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            losses = np.where(target > 0, target * (np.log(target) - input), 0)
+    if reduction == "none":
+        return check.to_output(losses, input.dtype)
+    return check.to_output(losses.sum() / _kl_denominator(input, reduction), input.dtype)
+
+
+def kl_div_grad(input, target, reduction="batchmean", log_target=False):
+    r"""Gradient of :func:`kl_div` with respect to `input`: :math:`-q` per element, scaled by the reduction."""
+    input, target = _prepare_kl(input, target, reduction, log_target)
+    grad = -np.exp(target) if log_target else -target
+    denominator = 1 if reduction == "none" else _kl_denominator(input, reduction)
+    return (grad / denominator).astype(input.dtype, copy=False)

@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from lossbook import binary, boxes, classification, regression
 from lossbook.classification import cross_entropy, cross_entropy_grad, nll_loss, nll_loss_grad
 from lossbook.regularization import l2_penalty, l2_penalty_grad
 from lossbook.stable import log_softmax
@@ -101,10 +102,123 @@ def _l2_examples(rng):
     ]
 
 
+def _bce_examples(rng):
+    logits = rng.normal(scale=2.0, size=(4, 3))
+    labels = rng.integers(0, 2, size=(4, 3)).astype(float)
+    soft = rng.uniform(size=(4, 3))
+    return [
+        *_with_reductions("labels", (logits, labels)),
+        *_with_reductions("soft-targets", (logits, soft)),
+        *_with_reductions(
+            "weight-pos_weight", (logits, labels), {"weight": rng.uniform(0.5, 2, size=3), "pos_weight": rng.uniform(0.5, 4, size=3)}
+        ),
+        Example("elementwise-weight", (logits, labels), {"weight": rng.uniform(0.5, 2, size=(4, 3)), "pos_weight": 2.5}),
+        Example("vector", (logits[0], labels[0])),
+    ]
+
+
+def _focal_examples(rng):
+    logits = rng.normal(scale=2.0, size=(3, 4))
+    labels = rng.integers(0, 2, size=(3, 4)).astype(float)
+    return [
+        *_with_reductions("default", (logits, labels)),
+        Example("gamma-0.5", (logits, labels), {"gamma": 0.5}),
+        Example("gamma-0", (logits, labels), {"gamma": 0.0, "alpha": 0.75}),
+        Example("alpha-off-soft", (logits, rng.uniform(size=(3, 4))), {"alpha": -1.0, "gamma": 1.5}),
+    ]
+
+
+def _regression_examples(rng, option=None, values=()):
+    prediction = rng.normal(scale=2.0, size=(3, 4))
+    target = rng.normal(scale=2.0, size=(3, 4))
+    examples = _with_reductions("matrix", (prediction, target))
+    examples += [Example(f"{option}-{v}", (prediction, target), {option: v}) for v in values]
+    return examples + [Example("vector", (prediction[0], target[0]))]
+
+
+def _random_boxes(rng, count, scale=2.0):
+    centres = rng.uniform(0, scale, size=(count, 2))
+    sizes = rng.uniform(0.3, 1.2, size=(count, 2))
+    return np.concatenate([centres - sizes / 2, centres + sizes / 2], axis=1)
+
+
+def _giou_examples(rng):
+    predicted, target = _random_boxes(rng, 6), _random_boxes(rng, 6)
+    far = target + np.array([3.0, 0.5, 3.0, 0.5])  # disjoint from every predicted box
+    return [
+        *_with_reductions("overlapping-and-not", (predicted, target)),
+        Example("disjoint", (predicted, far)),
+        Example("eps-0", (predicted, target), {"eps": 0.0}),
+    ]
+
+
+def _multi_margin_examples(rng):
+    logits = rng.normal(size=(5, 4))
+    target = rng.integers(0, 4, size=5)
+    return [
+        *_with_reductions("plain", (logits, target)),
+        Example("weight", (logits, target), {"weight": rng.uniform(0.5, 2, size=4)}),
+        Example("margin-0.3-squared", (logits, target), {"margin": 0.3, "p": 2}),
+        Example("unbatched", (logits[0], target[0])),
+    ]
+
+
+def _kl_examples(rng):
+    log_probs = log_softmax(rng.normal(size=(4, 3)))
+    target = rng.dirichlet(np.ones(3), size=4)
+    target[0, 1] = 0.0  # a class the target never uses: 0 log 0 = 0
+    target[0] /= target[0].sum()
+    return [
+        *[Example(f"{r}", (log_probs, target), {"reduction": r}) for r in ("batchmean", "mean", "sum", "none")],
+        Example("log_target", (log_probs, np.log(rng.dirichlet(np.ones(3), size=4))), {"log_target": True}),
+    ]
+
+
 LOSSES = (
     LossSpec("nll_loss", nll_loss, nll_loss_grad, "nll_loss", _nll_examples),
     LossSpec("cross_entropy", cross_entropy, cross_entropy_grad, "cross_entropy", _cross_entropy_examples),
     LossSpec("l2_penalty", l2_penalty, l2_penalty_grad, "l2_penalty", _l2_examples),
+    LossSpec(
+        "binary_cross_entropy_with_logits",
+        binary.binary_cross_entropy_with_logits,
+        binary.binary_cross_entropy_with_logits_grad,
+        "binary_cross_entropy_with_logits",
+        _bce_examples,
+    ),
+    LossSpec("mse_loss", regression.mse_loss, regression.mse_loss_grad, "mse_loss", _regression_examples),
+    LossSpec("l1_loss", regression.l1_loss, regression.l1_loss_grad, "l1_loss", _regression_examples),
+    LossSpec(
+        "smooth_l1_loss",
+        regression.smooth_l1_loss,
+        regression.smooth_l1_loss_grad,
+        "smooth_l1_loss",
+        lambda rng: _regression_examples(rng, "beta", (0.0, 0.5, 3.0)),
+    ),
+    LossSpec(
+        "huber_loss",
+        regression.huber_loss,
+        regression.huber_loss_grad,
+        "huber_loss",
+        lambda rng: _regression_examples(rng, "delta", (0.5, 3.0)),
+    ),
+    LossSpec(
+        "sigmoid_focal_loss", binary.sigmoid_focal_loss, binary.sigmoid_focal_loss_grad, "sigmoid_focal_loss", _focal_examples
+    ),
+    LossSpec(
+        "generalized_box_iou_loss",
+        boxes.generalized_box_iou_loss,
+        boxes.generalized_box_iou_loss_grad,
+        "generalized_box_iou_loss",
+        _giou_examples,
+    ),
+    LossSpec(
+        "multi_margin_loss",
+        classification.multi_margin_loss,
+        classification.multi_margin_loss_grad,
+        "multi_margin_loss",
+        _multi_margin_examples,
+    ),
+    LossSpec("kl_div", classification.kl_div, classification.kl_div_grad, "kl_div", _kl_examples),
 )
 """Every loss of the library, in the order the course introduces them."""
 

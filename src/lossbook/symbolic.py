@@ -118,7 +118,8 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
 
 def l2_penalty(weights, lam):
     r""":math:`\lambda \sum_j W_j^2`."""
-    return sp.Float(lam) * sp.Add(*[w**2 for w in np.asarray(weights, dtype=object).flat])
+    lam = lam if isinstance(lam, sp.Basic) else sp.Float(lam)
+    return lam * sp.Add(*[w**2 for w in np.asarray(weights, dtype=object).flat])
 
 
 def value_and_grad(definition, x, *args, **kwargs):
@@ -214,3 +215,142 @@ def softmax_jacobian_general():
     p_i = sp.exp(z[i]) / sp.Sum(sp.exp(z[j]), (j, 1, K))
     jacobian = _pull_constants_out_of_sums(_in_range(sp.diff(p_i, z[m]).doit()))
     return SimpleNamespace(K=K, i=i, j=j, m=m, z=z, p_i=p_i, jacobian=jacobian)
+
+
+def _elementwise(x):
+    return np.asarray(x, dtype=object)
+
+
+def _reduce_elements(losses, reduction, denominator=None):
+    if reduction == "none":
+        return losses
+    total = sp.Add(*losses.flat)
+    if reduction == "sum":
+        return total
+    return total / (losses.size if denominator is None else denominator)
+
+
+def _broadcast_factor(value, shape):
+    if value is None:
+        return np.ones(shape, dtype=object)
+    value = np.asarray(value, dtype=float)
+    return np.broadcast_to(np.vectorize(sp.Float, otypes=[object])(value), shape)
+
+
+def sigmoid(x):
+    r"""The textbook logistic function :math:`1 / (1 + e^{-x})`."""
+    return 1 / (1 + sp.exp(-x))
+
+
+def binary_cross_entropy_with_logits(logits, target, weight=None, pos_weight=None, reduction="mean"):
+    r""":math:`-w\,[p_w\, y \log \sigma(x) + (1 - y) \log(1 - \sigma(x))]` per element."""
+    logits = _elementwise(logits)
+    target = np.asarray(target, dtype=float)
+    w, pw = _broadcast_factor(weight, logits.shape), _broadcast_factor(pos_weight, logits.shape)
+    losses = np.empty(logits.shape, dtype=object)
+    for index in np.ndindex(logits.shape):
+        s, y = sigmoid(logits[index]), sp.Float(target[index])
+        losses[index] = -w[index] * (pw[index] * y * sp.log(s) + (1 - y) * sp.log(1 - s))
+    return _reduce_elements(losses, reduction)
+
+
+def sigmoid_focal_loss(logits, target, alpha=0.25, gamma=2.0, reduction="none"):
+    r""":math:`\alpha_t (1 - p_t)^\gamma\, \mathrm{BCE}` with :math:`p_t = p y + (1 - p)(1 - y)`."""
+    logits = _elementwise(logits)
+    target = np.asarray(target, dtype=float)
+    gamma = sp.nsimplify(gamma)
+    losses = np.empty(logits.shape, dtype=object)
+    for index in np.ndindex(logits.shape):
+        p, y = sigmoid(logits[index]), sp.Float(target[index])
+        ce = -(y * sp.log(p) + (1 - y) * sp.log(1 - p))
+        p_t = p * y + (1 - p) * (1 - y)
+        alpha_t = alpha * y + (1 - alpha) * (1 - y) if alpha >= 0 else 1
+        losses[index] = alpha_t * (1 - p_t) ** gamma * ce
+    return _reduce_elements(losses, reduction)
+
+
+def _regression(input, target, reduction, elementwise):
+    input = _elementwise(input)
+    target = np.asarray(target, dtype=float)
+    losses = np.empty(input.shape, dtype=object)
+    for index in np.ndindex(input.shape):
+        losses[index] = elementwise(input[index] - sp.Float(target[index]))
+    return _reduce_elements(losses, reduction)
+
+
+def mse_loss(input, target, reduction="mean"):
+    r""":math:`(x - y)^2` per element."""
+    return _regression(input, target, reduction, lambda e: e**2)
+
+
+def l1_loss(input, target, reduction="mean"):
+    r""":math:`|x - y|` per element."""
+    return _regression(input, target, reduction, sp.Abs)
+
+
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+    r"""Quadratic :math:`e^2 / (2\beta)` for :math:`|e| < \beta`, else :math:`|e| - \beta / 2`."""
+    beta = sp.nsimplify(beta)
+    if beta == 0:
+        return l1_loss(input, target, reduction)
+    return _regression(
+        input, target, reduction,
+        lambda e: sp.Piecewise((e**2 / (2 * beta), sp.Abs(e) < beta), (sp.Abs(e) - beta / 2, True)),
+    )
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    r"""Quadratic :math:`e^2 / 2` for :math:`|e| \le \delta`, else :math:`\delta (|e| - \delta / 2)`."""
+    delta = sp.nsimplify(delta)
+    return _regression(
+        input, target, reduction,
+        lambda e: sp.Piecewise((e**2 / 2, sp.Abs(e) <= delta), (delta * (sp.Abs(e) - delta / 2), True)),
+    )
+
+
+def generalized_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7):
+    r""":math:`1 - I/(U + \epsilon) + (C - U)/(C + \epsilon)` per pair of boxes, from min and max."""
+    boxes1 = _elementwise(boxes1)
+    boxes2 = np.asarray(boxes2, dtype=float)
+    eps = sp.Float(eps)
+    losses = np.empty(len(boxes1), dtype=object)
+    for n, ((x1, y1, x2, y2), target) in enumerate(zip(boxes1, boxes2)):
+        gx1, gy1, gx2, gy2 = (sp.Float(v) for v in target)
+        inner_w = sp.Min(x2, gx2) - sp.Max(x1, gx1)
+        inner_h = sp.Min(y2, gy2) - sp.Max(y1, gy1)
+        intersection = sp.Piecewise((inner_w * inner_h, (inner_w > 0) & (inner_h > 0)), (0, True))
+        union = (x2 - x1) * (y2 - y1) + (gx2 - gx1) * (gy2 - gy1) - intersection
+        hull = (sp.Max(x2, gx2) - sp.Min(x1, gx1)) * (sp.Max(y2, gy2) - sp.Min(y1, gy1))
+        losses[n] = 1 - (intersection / (union + eps) - (hull - union) / (hull + eps))
+    return _reduce_elements(losses, reduction)
+
+
+def multi_margin_loss(logits, target, margin=1.0, weight=None, reduction="mean", *, p=1):
+    r""":math:`\frac{w_{y}}{C} \sum_{j \ne y} \max(0, m - x_y + x_j)^p` per sample; the mean divides by N."""
+    rows, batch_shape = _rows(logits)
+    labels = np.asarray(target).reshape(-1)
+    num_classes = rows.shape[1]
+    weight = _class_weights(weight, num_classes)
+    per_sample = [
+        weight[y] * sp.Add(*[sp.Max(0, margin - z[y] + z[j]) ** p for j in range(num_classes) if j != y]) / num_classes
+        for z, y in zip(rows, labels)
+    ]
+    return _reduce(per_sample, len(per_sample), reduction, batch_shape)
+
+
+def kl_div(input, target, reduction="batchmean", log_target=False):
+    r""":math:`q (\log q - \log p)` per element with :math:`0 \log 0 = 0`; "batchmean" divides by N."""
+    input = _elementwise(input)
+    target = np.asarray(target, dtype=float)
+    losses = np.empty(input.shape, dtype=object)
+    for index in np.ndindex(input.shape):
+        if log_target:
+            t = sp.Float(target[index])
+            losses[index] = sp.exp(t) * (t - input[index])
+        elif target[index] == 0:
+            losses[index] = sp.Integer(0)
+        else:
+            q = sp.Float(target[index])
+            losses[index] = q * (sp.log(q) - input[index])
+    denominator = {"batchmean": input.shape[0], "mean": input.size, "sum": 1, "none": 1}[reduction]
+    return _reduce_elements(losses, reduction, denominator)

@@ -1,0 +1,190 @@
+"""Losses for yes/no outputs such as the objectness score: binary cross-entropy with logits and focal loss.
+
+``binary_cross_entropy_with_logits`` follows ``torch.nn.functional``; ``sigmoid_focal_loss`` follows
+``torchvision.ops.sigmoid_focal_loss``. Both take logits and work through :func:`log_sigmoid` and
+:func:`sigmoid`, never ``log(sigmoid(x))``, so they stay finite at any logit.
+"""
+
+import numpy as np
+
+from lossbook import _validation as check
+from lossbook.stable import log_sigmoid, sigmoid
+
+
+def _prepare(logits, target, reduction):
+    logits = check.as_float_array(logits, "logits")
+    target = check.as_float_array(target, "target")
+    if logits.shape != target.shape:
+        raise ValueError(
+            f"target must have the shape of logits {logits.shape} (no broadcasting); got {target.shape}"
+        )
+    if logits.size == 0:
+        raise ValueError(f"logits is empty (shape {logits.shape}); the loss of nothing is undefined")
+    check.check_reduction(reduction)
+    return logits, target.astype(logits.dtype, copy=False)
+
+
+def _elementwise_factor(value, name, shape, dtype):
+    """A weight that is a scalar, one entry per class (the last axis), or one entry per element."""
+    if value is None:
+        return None
+    value = check.as_float_array(value, name)
+    allowed = {(), shape[-1:], shape}
+    if value.shape not in allowed:
+        raise ValueError(
+            f"{name} must have shape (), {shape[-1:]} (one per class, last axis) or {shape}; got {value.shape}"
+        )
+    return value.astype(dtype, copy=False)
+
+
+def _reduce(losses, reduction, dtype):
+    if reduction == "none":
+        return check.to_output(losses, dtype)
+    return check.to_output(losses.sum() if reduction == "sum" else losses.mean(), dtype)
+
+
+def _reduce_grad(grad, reduction, dtype):
+    if reduction == "mean":
+        grad = grad / grad.size
+    return grad.astype(dtype, copy=False)
+
+
+def binary_cross_entropy_with_logits(logits, target, weight=None, pos_weight=None, reduction="mean"):
+    r"""Binary cross-entropy of :math:`\sigma(x)` against targets in [0, 1], computed from logits.
+
+    Parameters
+    ----------
+    logits : array_like
+        Any shape; one logit per yes/no question.
+    target : array_like, same shape as `logits`
+        Labels 0 or 1, or probabilities in between.
+    weight : array_like, optional
+        Rescales each element's loss: shape (), (C,) for the last axis, or the shape of `logits`.
+    pos_weight : array_like, optional
+        Multiplies the positive term, per class (last axis): > 1 raises recall on rare positives.
+    reduction : {"mean", "sum", "none"}, default "mean"
+
+    Notes
+    -----
+    With :math:`\log \sigma(x)` and :math:`\log(1 - \sigma(x)) = \log \sigma(-x)` taken stably,
+
+    .. math:: \ell = -w \left[ p_w\, y \log \sigma(x) + (1 - y) \log \sigma(-x) \right].
+
+    Examples
+    --------
+    >>> from lossbook import binary_cross_entropy_with_logits
+    >>> binary_cross_entropy_with_logits([2.0, -1.0], [1.0, 0.0], reduction="none").round(4)
+    array([0.1269, 0.3133])
+    >>> binary_cross_entropy_with_logits([-800.0], [1.0])  # log(sigmoid(-800)) would be -inf
+    np.float64(800.0)
+    """
+    logits, target = _prepare(logits, target, reduction)
+    weight = _elementwise_factor(weight, "weight", logits.shape, logits.dtype)
+    pos_weight = _elementwise_factor(pos_weight, "pos_weight", logits.shape, logits.dtype)
+    positive = target * log_sigmoid(logits)
+    if pos_weight is not None:
+        positive = pos_weight * positive
+    losses = -(positive + (1 - target) * log_sigmoid(-logits))
+    if weight is not None:
+        losses = weight * losses
+    return _reduce(losses, reduction, logits.dtype)
+
+
+def binary_cross_entropy_with_logits_grad(logits, target, weight=None, pos_weight=None, reduction="mean"):
+    r"""Gradient of :func:`binary_cross_entropy_with_logits` with respect to `logits`.
+
+    Notes
+    -----
+    .. math:: \frac{\partial \ell}{\partial x} = w \left[ (p_w y + 1 - y)\, \sigma(x) - p_w y \right],
+
+    which is :math:`w\,(\sigma(x) - y)` without `pos_weight`.
+    """
+    logits, target = _prepare(logits, target, reduction)
+    weight = _elementwise_factor(weight, "weight", logits.shape, logits.dtype)
+    pos_weight = _elementwise_factor(pos_weight, "pos_weight", logits.shape, logits.dtype)
+    positive = target if pos_weight is None else pos_weight * target
+    grad = (positive + 1 - target) * sigmoid(logits) - positive
+    if weight is not None:
+        grad = weight * grad
+    return _reduce_grad(np.broadcast_to(grad, logits.shape), reduction, logits.dtype)
+
+
+def _check_gamma(gamma):
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float, np.floating, np.integer)):
+        raise TypeError(f"gamma must be a real number; got {type(gamma).__name__}")
+    if not np.isfinite(gamma) or gamma < 0:
+        raise ValueError(f"gamma must be a finite number >= 0; got {gamma}")
+    return float(gamma)
+
+
+def _check_alpha(alpha):
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating, np.integer)):
+        raise TypeError(f"alpha must be a real number; got {type(alpha).__name__}")
+    if not np.isfinite(alpha) or alpha > 1:
+        raise ValueError(f"alpha must lie in [0, 1], or be negative to turn the weighting off; got {alpha}")
+    return float(alpha)
+
+
+def _focal_parts(logits, target, alpha, gamma):
+    probs, complement = sigmoid(logits), sigmoid(-logits)  # both accurate, even near 0 and 1
+    # 1 - p_t, the probability left to the wrong answer, computed without cancellation.
+    miss = probs * (1 - target) + complement * target
+    ce = -(target * log_sigmoid(logits) + (1 - target) * log_sigmoid(-logits))
+    alpha_t = alpha * target + (1 - alpha) * (1 - target) if alpha >= 0 else 1.0
+    return probs, complement, miss, ce, alpha_t
+
+
+def sigmoid_focal_loss(logits, target, alpha=0.25, gamma=2.0, reduction="none"):
+    r"""Focal loss (Lin et al., 2017): binary cross-entropy scaled down on easy examples.
+
+    Parameters
+    ----------
+    logits, target : array_like, same shape
+        As in :func:`binary_cross_entropy_with_logits`.
+    alpha : float, default 0.25
+        Weight of the positives, :math:`\alpha_t = \alpha y + (1 - \alpha)(1 - y)`; a negative
+        alpha turns the weighting off (as in torchvision).
+    gamma : float >= 0, default 2.0
+        Focusing strength; 0 gives (alpha-weighted) binary cross-entropy.
+    reduction : {"none", "mean", "sum"}, default "none" (torchvision's default)
+
+    Notes
+    -----
+    With :math:`p_t = p y + (1 - p)(1 - y)`,
+    :math:`\ell = \alpha_t\, (1 - p_t)^\gamma\, \operatorname{BCE}(x, y)`.
+
+    Examples
+    --------
+    >>> from lossbook import sigmoid_focal_loss
+    >>> sigmoid_focal_loss([3.0, -3.0], [1.0, 1.0]).round(5)  # an easy and a hard positive
+    array([0.00003, 0.69157])
+    """
+    alpha, gamma = _check_alpha(alpha), _check_gamma(gamma)
+    logits, target = _prepare(logits, target, reduction)
+    _, _, miss, ce, alpha_t = _focal_parts(logits, target, alpha, gamma)
+    return _reduce(alpha_t * miss**gamma * ce, reduction, logits.dtype)
+
+
+def sigmoid_focal_loss_grad(logits, target, alpha=0.25, gamma=2.0, reduction="none"):
+    r"""Gradient of :func:`sigmoid_focal_loss` with respect to `logits`, finite everywhere.
+
+    Notes
+    -----
+    With :math:`q = 1 - p_t` and :math:`\partial q / \partial x = (1 - 2y)\, p (1 - p)`,
+
+    .. math:: \frac{\partial \ell}{\partial x} = \alpha_t \left[ q^\gamma (p - y)
+              + \gamma\, q^{\gamma - 1} \frac{\partial q}{\partial x} \operatorname{BCE} \right].
+
+    For :math:`\gamma < 1` the factor :math:`q^{\gamma - 1}` is infinite at a perfect prediction
+    (:math:`q = 0`), where automatic differentiation of torchvision's formula gives
+    :math:`0 \cdot \infty = \text{nan}`; the product tends to 0 there, which is what this returns.
+    """
+    alpha, gamma = _check_alpha(alpha), _check_gamma(gamma)
+    logits, target = _prepare(logits, target, reduction)
+    probs, complement, miss, ce, alpha_t = _focal_parts(logits, target, alpha, gamma)
+    dmiss = (1 - 2 * target) * probs * complement
+    # q^(gamma - 1) * dq/dx * BCE -> 0 as q -> 0; evaluate it only where q > 0.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        focusing = np.where(miss > 0, gamma * miss ** (gamma - 1) * dmiss * ce, 0.0)
+    grad = alpha_t * (miss**gamma * (probs - target) + focusing)
+    return _reduce_grad(np.broadcast_to(grad, logits.shape), reduction, logits.dtype)
