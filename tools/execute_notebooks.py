@@ -13,7 +13,7 @@ records are dropped, so running this twice gives byte-identical files (``jupyter
 does not: it rewrites timestamps in every cell on every run).
 
 Matplotlib's inline PNGs carry no timestamp (only ``Software: Matplotlib version...``), so they are
-byte-identical from run to run on the same pinned versions; ``--check`` below verifies exactly that.
+byte-identical from run to run on the same pinned versions (run it twice: `git status` stays clean).
 
 A cell that raises stops the run with a non-zero exit status, unless it is tagged
 ``raises-exception`` (the tag nbval and Jupyter Book honour too).

@@ -2,6 +2,7 @@
 
 Each optimizer updates a dict of parameter arrays in place from a dict of gradients with the same
 keys: ``optimizer.step(params, grads)``. Update rules follow PyTorch's ``SGD`` and ``Adam``.
+In place means shared: two models built on the same dict train the same arrays (copy it first).
 """
 
 import numpy as np
