@@ -13,11 +13,11 @@ NBVAL = $(VPY) -m pytest -o addopts="" --nbval --nbval-current-env \
 	--nbval-sanitize-with book/nbval_sanitize.cfg book/
 
 .DEFAULT_GOAL := help
-.PHONY: help install book test execute lab serve clean
+.PHONY: help install book book-student assignments test execute bench lab serve clean
 
 help: ## List the targets
 	@echo "Loss Functions in Deep Learning: make targets"
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
@@ -35,15 +35,28 @@ book: $(STAMP) ## Execute every chapter and build the website from clean (strict
 	$(JUPYTER_BOOK) build . -W -n --keep-going
 	@echo "Open file://$(CURDIR)/_build/html/index.html"
 
-test: $(STAMP) ## Run everything CI runs: library tests, nbval over the chapters, strict book build
+book-student: $(STAMP) ## Build the website without any solution into _build/student (for students)
+	rm -rf _build/student
+	LOSSBOOK_STUDENT_BUILD=1 $(JUPYTER_BOOK) build . --path-output _build/student -W -n --keep-going
+	@echo "Open file://$(CURDIR)/_build/student/_build/html/index.html"
+
+assignments: $(STAMP) ## One student notebook per chapter, solutions stubbed and checked, in _build/assignments
+	$(VPY) tools/make_assignments.py
+
+test: $(STAMP) ## Run everything CI runs: library tests, nbval, both websites, the browser checks
 	@start=$$(date +%s); \
-	$(VPY) -m pytest src/lossbook tests && \
+	$(VPY) -m pytest src/lossbook tests --ignore=tests/test_site_in_browser.py && \
 	$(NBVAL) && \
 	$(MAKE) --no-print-directory book && \
+	$(MAKE) --no-print-directory book-student && \
+	$(VPY) -m pytest -o addopts="" tests/test_site_in_browser.py && \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 
 execute: $(STAMP) ## Re-execute the notebooks and store their outputs (after any change in src/)
 	$(VPY) tools/execute_notebooks.py
+
+bench: $(STAMP) ## Time lossbook against naive NumPy (and PyTorch if installed); not part of test
+	$(VPY) tools/bench.py
 
 lab: $(STAMP) ## Open the chapters in JupyterLab
 	$(VENV)/bin/jupyter lab book/

@@ -1,8 +1,8 @@
 """Losses for yes/no outputs such as the objectness score: binary cross-entropy with logits and focal loss.
 
 ``binary_cross_entropy_with_logits`` follows ``torch.nn.functional``; ``sigmoid_focal_loss`` follows
-``torchvision.ops.sigmoid_focal_loss``. Both take logits and work through :func:`log_sigmoid` and
-:func:`sigmoid`, never ``log(sigmoid(x))``, so they stay finite at any logit.
+``torchvision.ops.sigmoid_focal_loss``. Both take logits and work through :func:`~lossbook.stable.log_sigmoid` and
+:func:`~lossbook.stable.sigmoid`, never ``log(sigmoid(x))``, so they stay finite at any logit.
 """
 
 import numpy as np

@@ -100,7 +100,7 @@ def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"
     Parameters
     ----------
     log_probs : array_like, shape (C,), (N, C) or (N, C, d1, ...)
-        Log-probabilities, usually from :func:`log_softmax`; classes on axis 1.
+        Log-probabilities, usually from :func:`~lossbook.stable.log_softmax`; classes on axis 1.
     target : array_like of int, shape (), (N,) or (N, d1, ...)
         Class index of each sample, in [0, C), or ``ignore_index``.
     weight : array_like, shape (C,), optional
@@ -210,7 +210,7 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     .. math:: \ell_i = -\sum_c w_c\, q_{i,c} \log p_{i,c},
 
     which for a one-hot target and no smoothing is :math:`-w_{y_i} \log p_{i,y_i}`, the negative
-    log-likelihood of :func:`log_softmax`. For index targets with `weight`, the mean divides by
+    log-likelihood of :func:`~lossbook.stable.log_softmax`. For index targets with `weight`, the mean divides by
     :math:`\sum_i w_{y_i}` over the counted samples, as PyTorch does, smoothing term included.
 
     Examples
@@ -373,7 +373,7 @@ def kl_div(input, target, reduction="batchmean", log_target=False):
     Parameters
     ----------
     input : array_like, shape (N, ...)
-        Log-probabilities :math:`\log p` of the model (for example from :func:`log_softmax`).
+        Log-probabilities :math:`\log p` of the model (for example from :func:`~lossbook.stable.log_softmax`).
     target : array_like, same shape
         Probabilities :math:`q` (or :math:`\log q` with ``log_target=True``).
     reduction : {"batchmean", "mean", "sum", "none"}, default "batchmean"

@@ -4,7 +4,7 @@ Parameters live in a dict of arrays (``model.params``). ``forward`` returns the 
 cache of what ``backward`` needs; ``backward`` turns the gradient of the loss with respect to the
 scores into gradients for every parameter. ``loss_and_grads`` puts it together: cross-entropy of the
 scores plus the L2 penalty :math:`\\lambda \\sum W^2` on the weight matrices (not the biases), through
-:func:`~lossbook.cross_entropy_grad` and :func:`~lossbook.l2_penalty_grad`.
+:func:`~lossbook.classification.cross_entropy_grad` and :func:`~lossbook.regularization.l2_penalty_grad`.
 """
 
 import numpy as np

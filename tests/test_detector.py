@@ -1,0 +1,302 @@
+"""The shapes data set and the one-cell detector: data, multi-task loss, its gradient, training."""
+
+import numpy as np
+import pytest
+
+import lossbook
+from lossbook.detector import (
+    BOX,
+    CLASSES,
+    DEFAULT_WEIGHTS,
+    OBJECTNESS,
+    Detector,
+    decode_boxes,
+    decode_boxes_backward,
+    detection_loss,
+    detection_loss_grad,
+    detection_loss_terms,
+    evaluate,
+    paired_iou,
+    train_detector,
+)
+from lossbook.gradcheck import numerical_grad, numerical_jacobian, relative_error
+from lossbook.shapes import IGNORE_INDEX, SHAPE_NAMES, make_shapes
+
+# ------------------------------------------------------------------------------------------------
+# The data set
+
+
+def test_shapes_types_and_ranges(rng):
+    images, has_object, labels, boxes = make_shapes(300, rng)
+    assert images.shape == (300, 32, 32) and images.dtype == np.float32
+    assert images.min() >= 0 and images.max() <= 1
+    assert has_object.shape == labels.shape == (300,) and boxes.shape == (300, 4)
+    present = has_object == 1
+    assert set(np.unique(has_object)) <= {0, 1}
+    assert 0.1 < 1 - present.mean() < 0.3  # p_empty = 0.2
+    assert np.all(labels[~present] == IGNORE_INDEX)
+    assert set(np.unique(labels[present])) == set(range(len(SHAPE_NAMES)))
+    assert np.all(np.isnan(boxes[~present]))
+    inside = boxes[present]
+    assert np.all((inside >= 0) & (inside <= 1))
+    sides = (inside[:, 2:] - inside[:, :2]) * 32
+    assert np.all((sides >= 8 - 1e-9) & (sides <= 20 + 1e-9))
+
+
+def test_shapes_are_deterministic_from_the_generator():
+    first = make_shapes(20, np.random.default_rng(5))
+    second = make_shapes(20, np.random.default_rng(5))
+    third = make_shapes(20, np.random.default_rng(6))
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first[0], third[0])
+
+
+def test_shape_pixels_lie_in_their_box_and_empty_images_are_noise():
+    images, has_object, labels, boxes = make_shapes(200, np.random.default_rng(1), noise=0.0)
+    for image, present, box in zip(images, has_object, boxes):
+        if not present:
+            assert image.max() == 0
+            continue
+        rows, cols = np.nonzero(image)
+        centres_x, centres_y = (cols + 0.5) / 32, (rows + 0.5) / 32
+        assert np.all((centres_x >= box[0]) & (centres_x <= box[2]))
+        assert np.all((centres_y >= box[1]) & (centres_y <= box[3]))
+
+
+def test_shape_areas_tell_the_classes_apart():
+    # Filled fraction of the box: square 1, disk pi/4, triangle 1/2 (up to pixelation).
+    images, has_object, labels, boxes = make_shapes(600, np.random.default_rng(2), noise=0.0, min_size=16)
+    present = has_object == 1
+    lit = (images[present] > 0).sum(axis=(1, 2))
+    box_area = ((boxes[present, 2] - boxes[present, 0]) * (boxes[present, 3] - boxes[present, 1])) * 32**2
+    fraction = lit / box_area
+    for label, expected in enumerate([1.0, np.pi / 4, 0.5]):
+        assert abs(np.median(fraction[labels[present] == label]) - expected) < 0.08, SHAPE_NAMES[label]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"n_images": 0}, ValueError, "n_images"),
+        ({"n_images": 2.5}, TypeError, "n_images"),
+        ({"p_empty": 1.5}, ValueError, "p_empty"),
+        ({"min_size": 30, "max_size": 20}, ValueError, "min_size"),
+        ({"max_size": 40}, ValueError, "max_size"),
+        ({"noise": -1.0}, ValueError, "noise"),
+        ({"size": 1}, ValueError, "size"),
+    ],
+)
+def test_shapes_reject_bad_arguments(kwargs, error, match):
+    arguments = {"n_images": 3, "rng": np.random.default_rng(0), **kwargs}
+    with pytest.raises(error, match=match):
+        make_shapes(**arguments)
+
+
+def test_shapes_need_a_generator():
+    with pytest.raises(TypeError, match="rng"):
+        make_shapes(3, 0)
+
+
+def test_all_empty_and_all_full():
+    _, has_object, _, _ = make_shapes(10, np.random.default_rng(0), p_empty=1.0)
+    assert not has_object.any()
+    _, has_object, _, _ = make_shapes(10, np.random.default_rng(0), p_empty=0.0)
+    assert has_object.all()
+
+
+# ------------------------------------------------------------------------------------------------
+# Boxes through the sigmoid
+
+
+def test_decode_boxes_backward_is_the_chain_rule(rng):
+    raw = rng.normal(size=(5, 4))
+    upstream = rng.normal(size=(5, 4))
+    jacobian = numerical_jacobian(lambda r: decode_boxes(r.reshape(5, 4)).ravel(), raw.ravel())
+    expected = (upstream.ravel() @ jacobian).reshape(5, 4)
+    assert relative_error(decode_boxes_backward(raw, upstream), expected) < 1e-7
+
+
+def test_decoded_boxes_are_well_formed(rng):
+    corners = decode_boxes(rng.normal(scale=5.0, size=(50, 4)))
+    assert np.all(corners[:, 2] > corners[:, 0]) and np.all(corners[:, 3] > corners[:, 1])
+
+
+# ------------------------------------------------------------------------------------------------
+# The multi-task loss
+
+
+def random_batch(rng, n=7, num_classes=3, empty=(1, 4)):
+    outputs = rng.normal(size=(n, 5 + num_classes))
+    has_object = np.ones(n, dtype=np.int64)
+    has_object[list(empty)] = 0
+    labels = np.where(has_object == 1, rng.integers(0, num_classes, size=n), IGNORE_INDEX)
+    centres, sides = rng.uniform(0.3, 0.7, size=(n, 2)), rng.uniform(0.2, 0.5, size=(n, 2))
+    boxes = np.concatenate([centres - sides / 2, centres + sides / 2], axis=1)
+    boxes[has_object == 0] = np.nan
+    return outputs, has_object, labels, boxes
+
+
+ONLY_BOX = {"objectness": 0.0, "class": 0.0, "box": 1.0, "giou": 0.0}
+ONLY_GIOU = {"objectness": 0.0, "class": 0.0, "box": 0.0, "giou": 1.0}
+WEIGHT_CASES = [None, {"objectness": 0.5, "class": 2.0, "box": 3.0, "giou": 0.7}, ONLY_BOX, ONLY_GIOU]
+
+
+@pytest.mark.parametrize("weights", WEIGHT_CASES, ids=["default", "all", "box-only", "giou-only"])
+@pytest.mark.parametrize("beta", [0.05, 1.0])
+def test_detection_loss_gradient_matches_finite_differences(rng, weights, beta):
+    outputs, has_object, labels, boxes = random_batch(rng)
+    analytic = detection_loss_grad(outputs, has_object, labels, boxes, weights, beta)
+    numeric = numerical_grad(lambda o: detection_loss(o, has_object, labels, boxes, weights, beta), outputs)
+    assert analytic.shape == outputs.shape
+    # Some entries are exactly 0 (a box straddling its target on one axis); there finite differences
+    # leave rounding noise of about 1e-10, hence the absolute tolerance.
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_empty_images_get_gradient_on_objectness_only(rng):
+    outputs, has_object, labels, boxes = random_batch(rng)
+    grad = detection_loss_grad(outputs, has_object, labels, boxes)
+    empty = has_object == 0
+    assert np.all(grad[empty, BOX] == 0) and np.all(grad[empty, CLASSES] == 0)
+    assert np.all(grad[empty, OBJECTNESS] > 0)  # pushes their objectness logit down
+
+
+def test_loss_is_the_weighted_sum_of_library_terms(rng):
+    outputs, has_object, labels, boxes = random_batch(rng)
+    present = has_object == 1
+    corners = decode_boxes(outputs[present, BOX])
+    expected = {
+        "objectness": lossbook.binary_cross_entropy_with_logits(outputs[:, OBJECTNESS], has_object.astype(float)),
+        "class": lossbook.cross_entropy(outputs[present, CLASSES], labels[present]),
+        "box": lossbook.smooth_l1_loss(corners, boxes[present], reduction="none", beta=0.05).sum(axis=1).mean(),
+        "giou": lossbook.generalized_box_iou_loss(corners, boxes[present]).mean(),
+    }
+    terms = detection_loss_terms(outputs, has_object, labels, boxes)
+    for name, value in expected.items():
+        assert terms[name] == pytest.approx(float(value), rel=1e-12), name
+    total = sum(DEFAULT_WEIGHTS[name] * expected[name] for name in expected)
+    assert float(detection_loss(outputs, has_object, labels, boxes)) == pytest.approx(float(total), rel=1e-12)
+
+
+def test_labels_and_boxes_of_empty_images_are_ignored(rng):
+    outputs, has_object, labels, boxes = random_batch(rng)
+    other_labels, other_boxes = labels.copy(), boxes.copy()
+    other_labels[has_object == 0] = 2
+    other_boxes[has_object == 0] = 0.5
+    assert detection_loss(outputs, has_object, labels, boxes) == detection_loss(outputs, has_object, other_labels, other_boxes)
+
+
+def test_weights_left_out_keep_their_defaults(rng):
+    batch = random_batch(rng)
+    terms = detection_loss_terms(*batch)
+    without_giou = sum(DEFAULT_WEIGHTS[name] * terms[name] for name in ("objectness", "class", "box"))
+    assert float(detection_loss(*batch, weights={"giou": 0})) == pytest.approx(without_giou, rel=1e-12)
+
+
+def test_batch_without_objects_has_objectness_only(rng):
+    outputs = rng.normal(size=(4, 8))
+    nothing = np.zeros(4, dtype=np.int64)
+    terms = detection_loss_terms(outputs, nothing, np.full(4, IGNORE_INDEX), np.full((4, 4), np.nan))
+    assert terms["class"] == terms["box"] == terms["giou"] == 0.0
+    grad = detection_loss_grad(outputs, nothing, np.full(4, IGNORE_INDEX), np.full((4, 4), np.nan))
+    assert np.all(np.isfinite(grad)) and np.all(grad[:, [0, 1, 2, 3, 5, 6, 7]] == 0)
+
+
+def test_float32_stays_float32(rng):
+    outputs, has_object, labels, boxes = random_batch(rng)
+    assert detection_loss(outputs.astype(np.float32), has_object, labels, boxes).dtype == np.float32
+    assert detection_loss_grad(outputs.astype(np.float32), has_object, labels, boxes).dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        (lambda b: {**b, "outputs": b["outputs"][:, :5]}, ValueError, "outputs"),
+        (lambda b: {**b, "has_object": b["has_object"][:3]}, ValueError, "has_object"),
+        (lambda b: {**b, "has_object": b["has_object"] * 2}, ValueError, "has_object"),
+        (lambda b: {**b, "labels": b["labels"][:, None]}, ValueError, "labels"),
+        (lambda b: {**b, "labels": np.where(b["has_object"] == 1, 3, -100)}, ValueError, "labels"),
+        (lambda b: {**b, "labels": np.where(b["has_object"] == 1, 0.5, -100)}, ValueError, "labels"),
+        (lambda b: {**b, "labels": b["labels"].astype(str)}, TypeError, "labels"),
+        (lambda b: {**b, "boxes": b["boxes"][:, :2]}, ValueError, "boxes"),
+        (lambda b: {**b, "boxes": np.full_like(b["boxes"], np.nan)}, ValueError, "boxes"),
+        (lambda b: {**b, "weights": {"size": 1.0}}, ValueError, "weights"),
+        (lambda b: {**b, "weights": {"box": -1.0}}, ValueError, "weights"),
+        (lambda b: {**b, "beta": -0.1}, ValueError, "beta"),
+    ],
+)
+def test_detection_loss_rejects_bad_input(rng, change, error, match):
+    outputs, has_object, labels, boxes = random_batch(rng)
+    arguments = change({"outputs": outputs, "has_object": has_object, "labels": labels, "boxes": boxes})
+    for function in (detection_loss, detection_loss_grad):
+        with pytest.raises(error, match=match):
+            function(**arguments)
+
+
+# ------------------------------------------------------------------------------------------------
+# The network, the metrics and training
+
+
+def test_detector_backward_matches_finite_differences(rng):
+    model = Detector(16, (6, 5), 3, rng, dtype=np.float64)
+    for name in model.params:
+        model.params[name] += 0.1 * rng.standard_normal(model.params[name].shape)
+    images = rng.uniform(size=(7, 4, 4))
+    _, has_object, labels, boxes = random_batch(rng)
+    _, _, grads = model.loss_and_grads(images, has_object, labels, boxes)
+    for name, value in model.params.items():
+        def loss_at(v, name=name):
+            saved = model.params[name]
+            model.params[name] = v
+            try:
+                return model.loss_and_grads(images, has_object, labels, boxes)[0]
+            finally:
+                model.params[name] = saved
+
+        np.testing.assert_allclose(grads[name], numerical_grad(loss_at, value), rtol=1e-6, atol=1e-8, err_msg=name)
+
+
+def test_paired_iou_is_the_diagonal_of_box_iou(rng):
+    a = decode_boxes(rng.normal(size=(1100, 4)))
+    b = decode_boxes(rng.normal(size=(1100, 4)))
+    np.testing.assert_allclose(paired_iou(a, b, chunk=300), np.diagonal(lossbook.box_iou(a, b)))
+
+
+def test_evaluate_a_perfect_and_a_wrong_model():
+    class Oracle:
+        def __init__(self, has_object, labels, boxes, wrong=False):
+            self.answer = {
+                "objectness": np.where(has_object == 1, 0.9, 0.1),
+                "label": (np.where(has_object == 1, labels, 0) + wrong) % 3,
+                "boxes": np.where(has_object[:, None] == 1, boxes, 0.0),
+            }
+
+        def predict(self, images):
+            return self.answer
+
+    images, has_object, labels, boxes = make_shapes(50, np.random.default_rng(3))
+    perfect = evaluate(Oracle(has_object, labels, boxes), images, has_object, labels, boxes)
+    assert perfect == {"objectness_accuracy": 1.0, "class_accuracy": 1.0, "mean_iou": 1.0}
+    wrong = evaluate(Oracle(has_object, labels, boxes, wrong=True), images, has_object, labels, boxes)
+    assert wrong["class_accuracy"] == 0.0
+
+
+def test_training_is_seeded_and_learns():
+    kwargs = {"epochs": 2, "images_per_epoch": 1000, "hidden": (64,), "n_test": 300, "lr": 3e-3}
+    run = train_detector(seed=3, **kwargs)
+    again = train_detector(seed=3, **kwargs)
+    assert run.history.loss == again.history.loss
+    assert run.metrics["steps"] == run.history.steps == 20
+    assert np.mean(run.history.loss[-5:]) < 0.7 * np.mean(run.history.loss[:5])
+    assert all(0 <= run.metrics[name] <= 1 for name in ("objectness_accuracy", "class_accuracy", "mean_iou"))
+    assert set(run.history.test_metrics) == {1, 2}
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"epochs": 0}, "epochs"), ({"batch_size": 0}, "batch_size"), ({"lr": -1.0}, "lr"), ({"epochs": 1.5}, "epochs")],
+)
+def test_train_detector_rejects_bad_arguments(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        train_detector(**kwargs)
