@@ -8,5 +8,10 @@ so that stored outputs (written by tools/execute_notebooks.py with the same seed
 import os
 
 os.environ["PYTHONHASHSEED"] = "0"
+# One BLAS thread in every kernel: matrix products then sum in the same order whatever the machine
+# is doing (stored outputs are compared exactly), and two processes on a 2-core machine do not
+# oversubscribe it (multithreaded OpenBLAS ran 10 to 30 times slower under load here).
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+os.environ["OMP_NUM_THREADS"] = "1"
 # A non-interactive backend inherited from the caller would change what plotting cells output.
 os.environ.pop("MPLBACKEND", None)

@@ -120,3 +120,10 @@ def test_focal_rejects_bad_input(function):
         function(X, Y, gamma="2")
     with pytest.raises(ValueError, match="target must have the shape"):
         function(X, Y[:1])
+
+
+def test_tiny_gradients_of_confident_predictions_keep_their_relative_precision():
+    # For a positive at z = 40 the BCE gradient is sigma(40) - 1 = -sigma(-40) = -4.248e-18; computing
+    # sigma(40) - 1 would round it to 0. Same for focal loss (exact value from SymPy at 30 digits).
+    np.testing.assert_allclose(binary_cross_entropy_with_logits_grad([40.0], [1.0]), [-np.exp(-40) / (1 + np.exp(-40))], rtol=1e-12)
+    np.testing.assert_allclose(sigmoid_focal_loss_grad([40.0], [1.0], gamma=0.5), [-3.28369153601120e-27], rtol=1e-9)

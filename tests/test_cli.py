@@ -45,10 +45,14 @@ def test_minibatch_and_plot(tmp_path, capsys):
         (["--steps", "0"], "--steps must be at least 1"),
         (["--momentum", "1.5"], r"--momentum must lie in \[0, 1\)"),
         (["--reg", "-0.1"], "--reg must be >= 0"),
-        (["--hidden", "10"], "--hidden applies to --model mlp only"),
+        (["--hidden", "10"], "--hidden applies to --model mlp or detector only"),
         (["--model", "mlp", "--hidden", "0"], "--hidden must be at least 1"),
         (["--batch-size", "100000"], "--batch-size must be at most the 300 training samples"),
         (["--data", "mnist"], "invalid choice: 'mnist'"),
+        (["--data", "shapes"], "--data shapes needs --model detector"),
+        (["--data", "shapes", "--model", "detector", "--steps", "5"], "--steps does not apply to --model detector"),
+        (["--data", "shapes", "--model", "detector", "--epochs", "0"], "--epochs must be at least 1"),
+        (["--epochs", "2"], "--epochs does not apply to --model linear"),
         (["--steps", "many"], "invalid int value: 'many'"),
     ],
 )
@@ -59,8 +63,16 @@ def test_bad_options_exit_2_with_a_message(capsys, arguments, message):
     assert re.search(message, capsys.readouterr().err)
 
 
+def test_detector_reports_detection_metrics(capsys):
+    main(["train", "--data", "shapes", "--model", "detector", "--epochs", "1", "--hidden", "32", "--batch-size", "200"])
+    metrics = json.loads(capsys.readouterr().out)
+    assert set(metrics) == {"train_loss", "objectness_accuracy", "class_accuracy", "mean_iou", "steps", "seconds"}
+    assert metrics["steps"] == 50
+    assert 0 <= metrics["mean_iou"] <= 1 and 0 <= metrics["class_accuracy"] <= 1
+
+
 def test_module_entry_point_help():
     out = subprocess.run([sys.executable, "-m", "lossbook", "train", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
-    for option in ("--data", "--model", "--hidden", "--steps", "--lr", "--reg", "--batch-size", "--momentum", "--seed", "--plot"):
+    for option in ("--data", "--model", "--hidden", "--steps", "--epochs", "--lr", "--reg", "--batch-size", "--momentum", "--seed", "--plot"):
         assert option in out.stdout

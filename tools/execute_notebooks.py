@@ -43,6 +43,9 @@ def kernel_environment() -> dict[str, str]:
     """The environment the kernel inherits: this one, made reproducible."""
     env = dict(os.environ)
     env["PYTHONHASHSEED"] = "0"
+    # One BLAS thread, as under nbval (see conftest.py): the same summation order, no oversubscription.
+    env["OPENBLAS_NUM_THREADS"] = "1"
+    env["OMP_NUM_THREADS"] = "1"
     # A non-interactive backend (set by CI images or a parent `make`) would suppress the inline PNGs.
     env.pop("MPLBACKEND", None)
     # The kernel must be the active venv's python, whatever jupyter's kernelspec search finds first.

@@ -9,6 +9,7 @@ returns the gradient with respect to the first argument. SymPy is imported only 
 from lossbook.binary import (
     binary_cross_entropy_with_logits,
     binary_cross_entropy_with_logits_grad,
+    binary_cross_entropy_with_logits_value_and_grad,
     sigmoid_focal_loss,
     sigmoid_focal_loss_grad,
 )
@@ -16,6 +17,7 @@ from lossbook.boxes import box_iou, generalized_box_iou_loss, generalized_box_io
 from lossbook.classification import (
     cross_entropy,
     cross_entropy_grad,
+    cross_entropy_value_and_grad,
     kl_div,
     kl_div_grad,
     multi_margin_loss,
@@ -37,6 +39,10 @@ from lossbook.regularization import l2_penalty, l2_penalty_grad
 from lossbook.stable import log_sigmoid, log_softmax, logsumexp, sigmoid, softmax, softplus
 
 __version__ = "0.1.0"
+
+# __all__ lists the losses, their gradient twins and the primitives; the fused entry points
+# cross_entropy_value_and_grad and binary_cross_entropy_with_logits_value_and_grad, imported above
+# for training loops, are left out because every "*_grad" name listed here must be a registered loss.
 
 __all__ = [
     "binary_cross_entropy_with_logits",

@@ -5,6 +5,7 @@ well-formed input. Checks are cheap (a dtype look-up, a shape comparison, one pa
 so that small batches stay fast.
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -45,6 +46,8 @@ def check_reduction(reduction):
 
 
 def check_nonnegative_number(value, name):
+    if type(value) is float and 0 <= value < math.inf:  # the usual case, without the generic checks below
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number; got {type(value).__name__}")
     if not np.isfinite(value) or value < 0:
@@ -103,6 +106,9 @@ def check_class_indices(target, input_shape, input_name, ignore_index):
     elif kind not in "iu":
         raise TypeError(f"target must hold integer class indices; got dtype {target.dtype}")
     target = target.astype(np.int64, copy=False)
+    # Two reductions settle the usual case; the masks below are built only to find and name a bad label.
+    if target.size and 0 <= target.min() and target.max() < num_classes:
+        return target
     out_of_range = (target < 0) | (target >= num_classes)
     if ignore_index is not None:
         out_of_range &= target != ignore_index

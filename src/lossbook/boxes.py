@@ -6,6 +6,8 @@ target it does not touch; GIoU (Rezatofighi et al., 2019) subtracts the share of
 enclosing box that the union leaves empty, which keeps pulling.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from lossbook import _validation as check
@@ -67,7 +69,29 @@ def _check_pairs(boxes1, boxes2, reduction, eps):
     return boxes1, boxes2.astype(boxes1.dtype, copy=False), eps
 
 
-def _giou_parts(boxes1, boxes2, eps):
+@dataclass(frozen=True)
+class _PairGeometry:
+    """Coordinates of paired boxes and the pieces of GIoU: intersection, union, enclosing hull."""
+
+    x1: np.ndarray
+    y1: np.ndarray
+    x2: np.ndarray
+    y2: np.ndarray
+    gx1: np.ndarray
+    gy1: np.ndarray
+    gx2: np.ndarray
+    gy2: np.ndarray
+    inner_w: np.ndarray
+    inner_h: np.ndarray
+    overlaps: np.ndarray
+    intersection: np.ndarray
+    union: np.ndarray
+    hull_w: np.ndarray
+    hull_h: np.ndarray
+    hull: np.ndarray
+
+
+def _giou_parts(boxes1, boxes2):
     x1, y1, x2, y2 = boxes1.T
     gx1, gy1, gx2, gy2 = boxes2.T
     inner_w = np.minimum(x2, gx2) - np.maximum(x1, gx1)
@@ -77,8 +101,9 @@ def _giou_parts(boxes1, boxes2, eps):
     union = _area(boxes1) + _area(boxes2) - intersection
     hull_w = np.maximum(x2, gx2) - np.minimum(x1, gx1)
     hull_h = np.maximum(y2, gy2) - np.minimum(y1, gy1)
-    hull = hull_w * hull_h
-    return locals()
+    return _PairGeometry(
+        x1, y1, x2, y2, gx1, gy1, gx2, gy2, inner_w, inner_h, overlaps, intersection, union, hull_w, hull_h, hull_w * hull_h
+    )
 
 
 def generalized_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7):
@@ -97,7 +122,7 @@ def generalized_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7):
     With intersection :math:`I`, union :math:`U` and smallest enclosing box :math:`C`,
 
     .. math:: \mathrm{GIoU} = \frac{I}{U + \epsilon} - \frac{C - U}{C + \epsilon}, \qquad
-              \ell = 1 - \mathrm{GIoU} \in [0, 2].
+              \ell = 1 - \mathrm{GIoU} \in [0, 2).
 
     Examples
     --------
@@ -106,8 +131,8 @@ def generalized_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7):
     array([0.    , 1.3333])
     """
     boxes1, boxes2, eps = _check_pairs(boxes1, boxes2, reduction, eps)
-    p = _giou_parts(boxes1, boxes2, eps)
-    giou = p["intersection"] / (p["union"] + eps) - (p["hull"] - p["union"]) / (p["hull"] + eps)
+    p = _giou_parts(boxes1, boxes2)
+    giou = p.intersection / (p.union + eps) - (p.hull - p.union) / (p.hull + eps)
     losses = 1 - giou
     if reduction == "none":
         return check.to_output(losses, boxes1.dtype)
@@ -129,22 +154,21 @@ def generalized_box_iou_loss_grad(boxes1, boxes2, reduction="none", eps=1e-7):
     Disjoint boxes still get a gradient, from the enclosing-box term.
     """
     boxes1, boxes2, eps = _check_pairs(boxes1, boxes2, reduction, eps)
-    p = _giou_parts(boxes1, boxes2, eps)
-    x1, y1, x2, y2, gx1, gy1, gx2, gy2 = p["x1"], p["y1"], p["x2"], p["y2"], p["gx1"], p["gy1"], p["gx2"], p["gy2"]
-    width, height = x2 - x1, y2 - y1
-    overlaps = p["overlaps"]
+    p = _giou_parts(boxes1, boxes2)
+    width, height = p.x2 - p.x1, p.y2 - p.y1
+    zero = np.zeros_like(p.x1)
     # Derivatives of the intersection's sides and of the hull's sides with respect to x1, y1, x2, y2.
-    d_inner_w = np.stack([-_max_share(x1, gx1), 0 * x1, _max_share(-x2, -gx2), 0 * x1], axis=1)
-    d_inner_h = np.stack([0 * y1, -_max_share(y1, gy1), 0 * y1, _max_share(-y2, -gy2)], axis=1)
-    d_hull_w = np.stack([-_max_share(-x1, -gx1), 0 * x1, _max_share(x2, gx2), 0 * x1], axis=1)
-    d_hull_h = np.stack([0 * y1, -_max_share(-y1, -gy1), 0 * y1, _max_share(y2, gy2)], axis=1)
+    d_inner_w = np.stack([-_max_share(p.x1, p.gx1), zero, _max_share(-p.x2, -p.gx2), zero], axis=1)
+    d_inner_h = np.stack([zero, -_max_share(p.y1, p.gy1), zero, _max_share(-p.y2, -p.gy2)], axis=1)
+    d_hull_w = np.stack([-_max_share(-p.x1, -p.gx1), zero, _max_share(p.x2, p.gx2), zero], axis=1)
+    d_hull_h = np.stack([zero, -_max_share(-p.y1, -p.gy1), zero, _max_share(p.y2, p.gy2)], axis=1)
     d_area = np.stack([-height, -width, height, width], axis=1)
     d_intersection = np.where(
-        overlaps[:, None], d_inner_w * p["inner_h"][:, None] + p["inner_w"][:, None] * d_inner_h, 0
+        p.overlaps[:, None], d_inner_w * p.inner_h[:, None] + p.inner_w[:, None] * d_inner_h, 0
     )
     d_union = d_area - d_intersection
-    d_hull = d_hull_w * p["hull_h"][:, None] + p["hull_w"][:, None] * d_hull_h
-    union, hull, intersection = (p[k][:, None] for k in ("union", "hull", "intersection"))
+    d_hull = d_hull_w * p.hull_h[:, None] + p.hull_w[:, None] * d_hull_h
+    union, hull, intersection = p.union[:, None], p.hull[:, None], p.intersection[:, None]
     d_iou = (d_intersection * (union + eps) - intersection * d_union) / (union + eps) ** 2
     d_penalty = ((d_hull - d_union) * (hull + eps) - (hull - union) * d_hull) / (hull + eps) ** 2
     grad = -(d_iou - d_penalty)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossbook import _validation as check
-from lossbook.stable import log_softmax
+from lossbook._blocks import for_each_row_block, scratch
+from lossbook.stable import _finite_max, _row_sum, log_softmax
 
 
 @dataclass
@@ -31,6 +32,8 @@ class _Rows:
     def from_input(cls, x):
         if x.ndim == 1:
             return cls(x[None, :], (), x.shape, x.dtype)
+        if x.ndim == 2:  # already one row per sample (np.moveaxis would cost more than the small losses)
+            return cls(x, x.shape[:1], x.shape, x.dtype)
         num_classes = x.shape[1]
         rows = np.moveaxis(x, 1, -1).reshape(-1, num_classes)
         return cls(rows, x.shape[:1] + x.shape[2:], x.shape, x.dtype)
@@ -47,6 +50,8 @@ class _Rows:
     def like_input(self, rows):
         if len(self.input_shape) == 1:
             return rows[0]
+        if len(self.input_shape) == 2:
+            return rows
         moved = rows.reshape(self.batch_shape[:1] + self.batch_shape[1:] + (self.input_shape[1],))
         return np.moveaxis(moved, -1, 1)
 
@@ -56,6 +61,13 @@ class _IndexTargets:
     labels: np.ndarray  # (M,) class index of each row, 0 where ignored
     counts: np.ndarray  # (M,) True for rows that are not ignored
     row_weight: np.ndarray  # (M,) weight of each row's class, 0 where ignored
+
+
+@dataclass
+class _PlainLabels:
+    """Index targets with no class weight, no smoothing and no ignored sample: the common case, with its own kernel."""
+
+    labels: np.ndarray  # (M,) class index of each row
 
 
 def _index_targets(target, rows, weight, ignore_index, dtype):
@@ -175,7 +187,91 @@ def _prepare_cross_entropy(logits, target, weight, ignore_index, reduction, labe
         probs = (1 - smoothing) * probs + smoothing / num_classes
         return rows, weight, smoothing, probs
     labels = check.check_class_indices(target_array, logits.shape, "logits", ignore_index)
+    flat_labels = rows.flatten_target(labels)
+    # The row kernel needs rows contiguous in memory; every other case takes the general formulas.
+    if weight is None and not smoothing and rows.scores.flags.c_contiguous and not (flat_labels == ignore_index).any():
+        return rows, weight, smoothing, _PlainLabels(flat_labels)
     return rows, weight, smoothing, _index_targets(labels, rows, weight, ignore_index, rows.dtype)
+
+
+def _plain_cross_entropy_rows(scores, labels, grad_divisor=None):
+    """Per-row losses of the plain case and, unless `grad_divisor` is None, the gradient, in one pass.
+
+    Works through row blocks (see :mod:`lossbook._blocks`): shift by the row maximum, exponentiate,
+    sum, take the log for the losses, and scale the same exponentials into the gradient
+    ``(softmax - one_hot) / grad_divisor``, so that exp runs once per element for both results.
+    """
+    n_rows, n_classes = scores.shape
+    losses = np.empty(n_rows, scores.dtype)
+    grad = None if grad_divisor is None else np.empty_like(scores)
+
+    def block(start, stop):
+        x = scores[start:stop]
+        # The exponentials are computed in the gradient's own rows, or in scratch space when there is none.
+        exps = scratch(x.shape, x.dtype) if grad is None else grad[start:stop]
+        # Flat positions of the targets: 1-D fancy indexing is about three times faster than (row, label) pairs.
+        targets = np.arange(stop - start) * n_classes + labels[start:stop]
+        np.subtract(x, _finite_max(x, 1), out=exps)
+        log_p = exps.reshape(-1)[targets]  # the shifted target scores, read before exp overwrites them
+        np.exp(exps, out=exps)
+        sums = _row_sum(exps)
+        with np.errstate(divide="ignore", invalid="ignore"):  # an all -inf row gives nan, as log_softmax does
+            np.subtract(log_p, np.log(sums), out=log_p)
+            np.negative(log_p, out=losses[start:stop])
+            if grad is not None:
+                np.divide(exps, (sums * grad_divisor)[:, None], out=exps)  # softmax and the mean's 1/N in one pass
+                exps.reshape(-1)[targets] -= 1 / grad_divisor
+
+    for_each_row_block(block, n_rows, n_classes)
+    return losses, grad
+
+
+def _cross_entropy(logits, target, weight, ignore_index, reduction, label_smoothing, want_value, want_grad):
+    """The value and/or the gradient of :func:`cross_entropy`, sharing the softmax between them."""
+    rows, weight, smoothing, targets = _prepare_cross_entropy(
+        logits, target, weight, ignore_index, reduction, label_smoothing
+    )
+    value = grad = None
+    if isinstance(targets, _PlainLabels):
+        count = len(targets.labels)
+        per_row, grad_rows = _plain_cross_entropy_rows(
+            rows.scores, targets.labels, (count if reduction == "mean" else 1) if want_grad else None
+        )
+        if want_value:
+            value = check.to_output(_reduce(per_row, rows.dtype.type(count), reduction, rows), rows.dtype)
+        if want_grad:
+            grad = rows.like_input(grad_rows)
+        return value, grad
+    log_probs = log_softmax(rows.scores)
+    num_classes = rows.scores.shape[1]
+    if isinstance(targets, _IndexTargets):
+        denominator = targets.row_weight.sum()
+    else:
+        weighted_target = targets * weight if weight is not None else targets
+        denominator = len(targets)
+    if want_value:
+        if isinstance(targets, _IndexTargets):
+            picked = log_probs[np.arange(len(targets.labels)), targets.labels]
+            per_row = -(1 - smoothing) * targets.row_weight * picked
+            if smoothing:
+                weighted = log_probs * weight if weight is not None else log_probs
+                per_row = per_row - smoothing / num_classes * np.where(targets.counts, weighted.sum(axis=1), 0)
+        else:
+            per_row = -(weighted_target * log_probs).sum(axis=1)
+        value = check.to_output(_reduce(per_row, denominator, reduction, rows), rows.dtype)
+    if want_grad:
+        probs = np.exp(log_probs)
+        if isinstance(targets, _IndexTargets):
+            grad = (1 - smoothing) * targets.row_weight[:, None] * probs
+            grad[np.arange(len(targets.labels)), targets.labels] -= (1 - smoothing) * targets.row_weight
+            if smoothing:
+                class_weight = weight if weight is not None else np.ones(num_classes, rows.dtype)
+                uniform_part = class_weight.sum() * probs - class_weight
+                grad += smoothing / num_classes * np.where(targets.counts[:, None], uniform_part, 0)
+        else:
+            grad = weighted_target.sum(axis=1, keepdims=True) * probs - weighted_target
+        grad = rows.like_input(_scale_grad(grad, denominator, reduction).astype(rows.dtype, copy=False))
+    return value, grad
 
 
 def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -221,23 +317,8 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     >>> cross_entropy([[5, 4, 2]], [[1.0, 0.0, 0.0]]).round(4)  # the same target as probabilities
     np.float64(0.3490)
     """
-    rows, weight, smoothing, targets = _prepare_cross_entropy(
-        logits, target, weight, ignore_index, reduction, label_smoothing
-    )
-    log_probs = log_softmax(rows.scores)
-    num_classes = rows.scores.shape[1]
-    if isinstance(targets, _IndexTargets):
-        picked = log_probs[np.arange(len(targets.labels)), targets.labels]
-        per_row = -(1 - smoothing) * targets.row_weight * picked
-        if smoothing:
-            weighted = log_probs * weight if weight is not None else log_probs
-            per_row = per_row - smoothing / num_classes * np.where(targets.counts, weighted.sum(axis=1), 0)
-        denominator = targets.row_weight.sum()
-    else:
-        weighted_target = targets * weight if weight is not None else targets
-        per_row = -(weighted_target * log_probs).sum(axis=1)
-        denominator = len(per_row)
-    return check.to_output(_reduce(per_row, denominator, reduction, rows), rows.dtype)
+    value, _ = _cross_entropy(logits, target, weight, ignore_index, reduction, label_smoothing, True, False)
+    return value
 
 
 def cross_entropy_grad(logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -258,24 +339,34 @@ def cross_entropy_grad(logits, target, weight=None, ignore_index=-100, reduction
     >>> cross_entropy_grad([[5, 4, 2]], [0]).round(4)  # softmax minus the one-hot target
     array([[-0.2946,  0.2595,  0.0351]])
     """
-    rows, weight, smoothing, targets = _prepare_cross_entropy(
-        logits, target, weight, ignore_index, reduction, label_smoothing
-    )
-    probs = np.exp(log_softmax(rows.scores))
-    num_classes = rows.scores.shape[1]
-    if isinstance(targets, _IndexTargets):
-        grad = (1 - smoothing) * targets.row_weight[:, None] * probs
-        grad[np.arange(len(targets.labels)), targets.labels] -= (1 - smoothing) * targets.row_weight
-        if smoothing:
-            class_weight = weight if weight is not None else np.ones(num_classes, rows.dtype)
-            uniform_part = class_weight.sum() * probs - class_weight
-            grad += smoothing / num_classes * np.where(targets.counts[:, None], uniform_part, 0)
-        denominator = targets.row_weight.sum()
-    else:
-        weighted_target = targets * weight if weight is not None else targets
-        grad = weighted_target.sum(axis=1, keepdims=True) * probs - weighted_target
-        denominator = len(grad)
-    return rows.like_input(_scale_grad(grad, denominator, reduction).astype(rows.dtype, copy=False))
+    _, grad = _cross_entropy(logits, target, weight, ignore_index, reduction, label_smoothing, False, True)
+    return grad
+
+
+def cross_entropy_value_and_grad(
+    logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0
+):
+    r"""Both :func:`cross_entropy` and :func:`cross_entropy_grad`, for the cost of one.
+
+    A training step needs the loss and its gradient at the same scores. Calling the two functions
+    checks the input twice and computes the softmax twice; this computes the exponentials once and
+    uses them for both. Same arguments as :func:`cross_entropy`.
+
+    Returns
+    -------
+    value : numpy scalar or numpy.ndarray
+        What :func:`cross_entropy` returns.
+    grad : numpy.ndarray
+        What :func:`cross_entropy_grad` returns, shaped like `logits`.
+
+    Examples
+    --------
+    >>> from lossbook import cross_entropy_value_and_grad
+    >>> value, grad = cross_entropy_value_and_grad([[5, 4, 2]], [0])
+    >>> value.round(4), grad.round(4)
+    (np.float64(0.349), array([[-0.2946,  0.2595,  0.0351]]))
+    """
+    return _cross_entropy(logits, target, weight, ignore_index, reduction, label_smoothing, True, True)
 
 
 def _prepare_margin(logits, target, margin, p, weight, reduction):
@@ -343,7 +434,8 @@ def multi_margin_loss_grad(logits, target, margin=1.0, weight=None, reduction="m
     rows, labels, gaps, active, row_weight = _prepare_margin(logits, target, margin, p, weight, reduction)
     slopes = np.where(active, p * gaps ** (p - 1), 0) * (row_weight[:, None] / rows.scores.shape[1])
     grad = slopes.copy()
-    grad[np.arange(len(labels)), labels] = -slopes.sum(axis=1)
+    # 0 - sum rather than -sum: a sample with no active class keeps an exact +0, not -0.0.
+    grad[np.arange(len(labels)), labels] = 0 - slopes.sum(axis=1)
     return rows.like_input(_scale_grad(grad, len(grad), reduction).astype(rows.dtype, copy=False))
 
 

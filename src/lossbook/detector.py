@@ -21,7 +21,9 @@ chain rule through the sigmoid box parametrization (:func:`decode_boxes_backward
 """
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
@@ -32,7 +34,7 @@ from lossbook.classification import cross_entropy, cross_entropy_grad
 from lossbook.optim import Adam
 from lossbook.regression import smooth_l1_loss, smooth_l1_loss_grad
 from lossbook.shapes import IGNORE_INDEX, SHAPE_NAMES, make_shapes
-from lossbook.stable import sigmoid
+from lossbook.stable import sigmoid, softmax
 
 BOX = slice(0, 4)
 """Columns of the head's output holding the four raw box values."""
@@ -41,8 +43,8 @@ OBJECTNESS = 4
 CLASSES = slice(5, None)
 """Columns of the head's output holding the C class logits."""
 
-DEFAULT_WEIGHTS = {"objectness": 1.0, "class": 1.0, "box": 5.0, "giou": 1.0}
-"""Weights of the four loss terms (see :func:`detection_loss`)."""
+DEFAULT_WEIGHTS = MappingProxyType({"objectness": 1.0, "class": 1.0, "box": 5.0, "giou": 1.0})
+"""Weights of the four loss terms (see :func:`detection_loss`); read-only, pass your own dict to change them."""
 
 DEFAULT_BETA = 0.05
 """Width of smooth L1's quadratic zone, in units of the image side (1.6 pixels on 32 x 32 images)."""
@@ -178,8 +180,10 @@ def _resolve_weights(weights):
     """DEFAULT_WEIGHTS, with the entries of `weights` (a dict) replacing the defaults they name."""
     if weights is None:
         return dict(DEFAULT_WEIGHTS)
-    if not isinstance(weights, dict) or set(weights) - set(TERMS):
-        raise ValueError(f"weights must be a dict with keys among {TERMS}; got {weights!r}")
+    if not isinstance(weights, Mapping):
+        raise TypeError(f"weights must be a dict with keys among {TERMS}; got {type(weights).__name__}")
+    if set(weights) - set(TERMS):
+        raise ValueError(f"weights must have keys among {TERMS}; got {sorted(weights)}")
     merged = {**DEFAULT_WEIGHTS, **weights}
     return {term: check.check_nonnegative_number(merged[term], f"weights[{term!r}]") for term in TERMS}
 
@@ -412,8 +416,6 @@ class Detector:
             ``"objectness"`` (N,) in (0, 1); ``"label"`` (N,) int; ``"class_probs"`` (N, C);
             ``"boxes"`` (N, 4) corners as fractions of the image side.
         """
-        from lossbook.stable import softmax
-
         outputs, _ = self.forward(images)
         return {
             "objectness": sigmoid(outputs[:, OBJECTNESS]),
@@ -518,6 +520,7 @@ def train_detector(
     weights=None,
     beta=DEFAULT_BETA,
     n_test=2000,
+    fresh_images=True,
     log=None,
     progress=None,
 ):
@@ -525,8 +528,8 @@ def train_detector(
 
     Everything random comes from ``np.random.default_rng(seed)``, in this order: the `n_test`
     held-out images, the initial weights, then each epoch's `images_per_epoch` training images
-    (drawn fresh, so the network never sees an image twice and cannot memorise them) and their
-    shuffling into batches. The learning rate is held for the first half of the epochs, then
+    (drawn fresh by default, so the network never sees an image twice and cannot memorise them) and
+    their shuffling into batches. The learning rate is held for the first half of the epochs, then
     decays linearly to `lr` / 10.
 
     Parameters
@@ -544,6 +547,10 @@ def train_detector(
     beta : float, default :data:`DEFAULT_BETA`
     n_test : int, default 2000
         Held-out images for the metrics.
+    fresh_images : bool, default True
+        Draw new training images every epoch. False draws `images_per_epoch` images once and trains
+        on them every epoch, in a new order each time (a fixed training set, which the network can
+        memorise).
     log : callable, optional
         Called with one line of text after every epoch (mean training loss, held-out metrics).
     progress : callable, optional
@@ -586,7 +593,8 @@ def train_detector(
     step = 0
     for epoch in range(epochs):
         optimizer.lr = lr * _lr_scale(epoch, epochs)
-        images, has_object, labels, boxes = make_shapes(images_per_epoch, rng)
+        if fresh_images or epoch == 0:
+            images, has_object, labels, boxes = make_shapes(images_per_epoch, rng)
         order = rng.permutation(images_per_epoch)
         epoch_losses = []
         for first in range(0, images_per_epoch, batch_size):

@@ -52,3 +52,28 @@ def save_training_plot(path, history, model, X, y, title):
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def save_detector_plot(path, history, title):
+    """Write the detector's training loss per step and its held-out metrics per epoch to `path`."""
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    left.plot(np.arange(history.steps), history.loss)
+    left.set_yscale("log")
+    left.set_xlabel("step")
+    left.set_ylabel("training loss (weighted sum of the four terms)")
+    left.set_title("Training loss")
+    epochs = sorted(history.test_metrics)
+    for name in ("objectness_accuracy", "class_accuracy", "mean_iou"):
+        right.plot(epochs, [history.test_metrics[e][name] for e in epochs], marker="o", label=name.replace("_", " "))
+    right.set_xlabel("epoch")
+    right.set_ylabel("held-out metric")
+    right.set_ylim(0, 1)
+    right.set_title("Held-out images")
+    right.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
