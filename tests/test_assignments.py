@@ -32,7 +32,8 @@ def test_assignment_has_no_solution_left(chapter):
     assert "{solution-start}" not in text and "{solution-end}" not in text
     assert "BEGIN SOLUTION" not in text
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
-    assert checked + unchecked > 0, "a chapter without exercises"
+    assert checked > 0, "a chapter without checked exercises"
+    assert unchecked == 0, f"{unchecked} solution code cell(s) without # BEGIN/END SOLUTION and a check"
 
 
 CHECKED = [c for c in CHAPTERS if make_assignments.make_assignment(c)[1] > 0]
