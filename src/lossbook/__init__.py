@@ -40,11 +40,9 @@ from lossbook.stable import log_sigmoid, log_softmax, logsumexp, sigmoid, softma
 
 __version__ = "0.1.0"
 
-# __all__ lists the losses, their gradient twins and the primitives; the fused entry points
-# cross_entropy_value_and_grad and binary_cross_entropy_with_logits_value_and_grad, imported above
-# for training loops, are left out because every "*_grad" name listed here must be a registered loss.
-
 __all__ = [
+    "binary_cross_entropy_with_logits_value_and_grad",
+    "cross_entropy_value_and_grad",
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy_with_logits_grad",
     "box_iou",

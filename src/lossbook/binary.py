@@ -53,7 +53,7 @@ def _reduce_grad(grad, reduction, dtype):
 def _bce_with_logits(logits, target, weight, pos_weight, reduction, want_value, want_grad):
     """The value and/or the gradient of binary cross-entropy with logits, sharing exp(-|x|) between them.
 
-    Works through row blocks of the logits seen as (M, C) (see :mod:`lossbook._blocks`), every
+    Works through row blocks of the logits seen as (M, C) (see ``lossbook._blocks``), every
     intermediate in a reused scratch buffer. The formulas are those of :func:`log_sigmoid` and
     :func:`sigmoid`, written out so that both results come from one exp per element.
     """

@@ -197,7 +197,7 @@ def _prepare_cross_entropy(logits, target, weight, ignore_index, reduction, labe
 def _plain_cross_entropy_rows(scores, labels, grad_divisor=None):
     """Per-row losses of the plain case and, unless `grad_divisor` is None, the gradient, in one pass.
 
-    Works through row blocks (see :mod:`lossbook._blocks`): shift by the row maximum, exponentiate,
+    Works through row blocks (see ``lossbook._blocks``): shift by the row maximum, exponentiate,
     sum, take the log for the losses, and scale the same exponentials into the gradient
     ``(softmax - one_hot) / grad_divisor``, so that exp runs once per element for both results.
     """

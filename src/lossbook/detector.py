@@ -8,12 +8,12 @@ centre and a size, as fractions of the image side, and then into corners ``(x1, 
 
 The loss adds four terms, each from the library:
 
-- objectness: :func:`~lossbook.binary_cross_entropy_with_logits` on every image (an empty image is
+- objectness: :func:`~lossbook.binary.binary_cross_entropy_with_logits` on every image (an empty image is
   a negative example, it has something to learn too);
-- class: :func:`~lossbook.cross_entropy` with ``ignore_index`` on the images that hold an object
+- class: :func:`~lossbook.classification.cross_entropy` with ``ignore_index`` on the images that hold an object
   (an empty image has no class);
-- box: :func:`~lossbook.smooth_l1_loss` on the corners and
-  :func:`~lossbook.generalized_box_iou_loss`, on the images that hold an object (an empty image has
+- box: :func:`~lossbook.regression.smooth_l1_loss` on the corners and
+  :func:`~lossbook.boxes.generalized_box_iou_loss`, on the images that hold an object (an empty image has
   no box).
 
 Its gradient with respect to the head's outputs is built from the library's ``_grad`` twins and the
@@ -281,10 +281,10 @@ def detection_loss_grad(outputs, has_object, labels, boxes, weights=None, beta=D
     Notes
     -----
     Each column block takes its gradient from its own term: the objectness column from
-    :func:`~lossbook.binary_cross_entropy_with_logits_grad` (every row), the class columns from
-    :func:`~lossbook.cross_entropy_grad` (zero in the rows of empty images, which it ignores), the box
-    columns from :func:`~lossbook.smooth_l1_loss_grad` and
-    :func:`~lossbook.generalized_box_iou_loss_grad` with respect to the corners, carried back to the
+    :func:`~lossbook.binary.binary_cross_entropy_with_logits_grad` (every row), the class columns from
+    :func:`~lossbook.classification.cross_entropy_grad` (zero in the rows of empty images, which it ignores), the box
+    columns from :func:`~lossbook.regression.smooth_l1_loss_grad` and
+    :func:`~lossbook.boxes.generalized_box_iou_loss_grad` with respect to the corners, carried back to the
     raw values by :func:`decode_boxes_backward` (zero in the rows of empty images).
 
     Examples
@@ -430,7 +430,7 @@ class Detector:
 
 
 def paired_iou(boxes1, boxes2, chunk=512):
-    """IoU of row n of `boxes1` with row n of `boxes2` (the diagonal of :func:`~lossbook.box_iou`).
+    """IoU of row n of `boxes1` with row n of `boxes2` (the diagonal of :func:`~lossbook.boxes.box_iou`).
 
     Examples
     --------

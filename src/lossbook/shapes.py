@@ -14,7 +14,7 @@ SHAPE_NAMES = ("square", "disk", "triangle")
 """Class names, in label order: label 0 is a square, 1 a disk, 2 a triangle."""
 
 IGNORE_INDEX = -100
-"""The label of an empty image: ``ignore_index`` of :func:`lossbook.cross_entropy`."""
+"""The label of an empty image: ``ignore_index`` of :func:`~lossbook.classification.cross_entropy`."""
 
 
 def _check_rng(rng):
@@ -55,7 +55,7 @@ def make_shapes(n_images, rng, size=32, p_empty=0.2, min_size=8, max_size=20, no
         1 where the image holds an object, 0 where it is empty.
     labels : numpy.ndarray, shape (n_images,), int64
         0 square, 1 disk, 2 triangle (see :data:`SHAPE_NAMES`); -100 (:data:`IGNORE_INDEX`, the
-        ``ignore_index`` of :func:`lossbook.cross_entropy`) where the image is empty.
+        ``ignore_index`` of :func:`~lossbook.classification.cross_entropy`) where the image is empty.
     boxes : numpy.ndarray, shape (n_images, 4), float64
         Bounding boxes ``(x1, y1, x2, y2)`` as fractions of the image side, in [0, 1] (multiply by
         `size` for pixels; the corners are those of :mod:`lossbook.boxes`). NaN where the image is

@@ -4,7 +4,7 @@ Every loss in the library is built from these few functions. Each one is written
 intermediate value can overflow: exponentials are only ever taken of numbers <= 0.
 
 Along the last axis of an array laid out row after row, softmax, log_softmax and logsumexp run the
-same formulas through the row kernels below: in place, block by block (see :mod:`lossbook._blocks`).
+same formulas through the row kernels below: in place, block by block (see ``lossbook._blocks``).
 """
 
 import numpy as np
