@@ -8,6 +8,7 @@
 import numpy as np
 
 from lossbook import _validation as check
+from lossbook._reduction import reduce_grad, reduce_losses
 from lossbook._blocks import for_each_row_block, scratch
 from lossbook.stable import log_sigmoid, sigmoid
 
@@ -36,18 +37,6 @@ def _elementwise_factor(value, name, shape, dtype):
             f"{name} must have shape (), {shape[-1:]} (one per class, last axis) or {shape}; got {value.shape}"
         )
     return value.astype(dtype, copy=False)
-
-
-def _reduce(losses, reduction, dtype):
-    if reduction == "none":
-        return check.to_output(losses, dtype)
-    return check.to_output(losses.sum() if reduction == "sum" else losses.mean(), dtype)
-
-
-def _reduce_grad(grad, reduction, dtype):
-    if reduction == "mean":
-        grad = grad / grad.size
-    return grad.astype(dtype, copy=False)
 
 
 def _bce_with_logits(logits, target, weight, pos_weight, reduction, want_value, want_grad):
@@ -255,7 +244,7 @@ def sigmoid_focal_loss(logits, target, alpha=0.25, gamma=2.0, reduction="none"):
     alpha, gamma = _check_alpha(alpha), _check_gamma(gamma)
     logits, target = _prepare(logits, target, reduction)
     _, _, miss, ce, alpha_t = _focal_parts(logits, target, alpha, gamma)
-    return _reduce(alpha_t * miss**gamma * ce, reduction, logits.dtype)
+    return reduce_losses(alpha_t * miss**gamma * ce, reduction, logits.dtype)
 
 
 def sigmoid_focal_loss_grad(logits, target, alpha=0.25, gamma=2.0, reduction="none"):
@@ -281,4 +270,4 @@ def sigmoid_focal_loss_grad(logits, target, alpha=0.25, gamma=2.0, reduction="no
         focusing = np.where(miss > 0, gamma * miss ** (gamma - 1) * dmiss * ce, 0.0)
     # p - y written as p (1 - y) - (1 - p) y: both terms accurate even where p rounds to 1.
     grad = alpha_t * (miss**gamma * (probs * (1 - target) - complement * target) + focusing)
-    return _reduce_grad(np.broadcast_to(grad, logits.shape), reduction, logits.dtype)
+    return reduce_grad(np.broadcast_to(grad, logits.shape), reduction, logits.dtype)

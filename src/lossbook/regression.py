@@ -10,6 +10,7 @@ zero error.
 import numpy as np
 
 from lossbook import _validation as check
+from lossbook._reduction import reduce_grad, reduce_losses
 
 
 def _prepare(input, target, reduction):
@@ -25,18 +26,6 @@ def _prepare(input, target, reduction):
     return input, (input - target.astype(input.dtype, copy=False))
 
 
-def _reduce(losses, reduction, dtype):
-    if reduction == "none":
-        return check.to_output(losses, dtype)
-    return check.to_output(losses.sum() if reduction == "sum" else losses.mean(), dtype)
-
-
-def _reduce_grad(grad, reduction, dtype):
-    if reduction == "mean":
-        grad = grad / grad.size
-    return grad.astype(dtype, copy=False)
-
-
 def mse_loss(input, target, reduction="mean"):
     r"""Mean squared error, :math:`(x - y)^2` per element.
 
@@ -47,13 +36,13 @@ def mse_loss(input, target, reduction="mean"):
     np.float64(4.333333333333333)
     """
     input, error = _prepare(input, target, reduction)
-    return _reduce(error * error, reduction, input.dtype)
+    return reduce_losses(error * error, reduction, input.dtype)
 
 
 def mse_loss_grad(input, target, reduction="mean"):
     r"""Gradient of :func:`mse_loss` with respect to `input`: :math:`2 (x - y)` per element."""
     input, error = _prepare(input, target, reduction)
-    return _reduce_grad(2 * error, reduction, input.dtype)
+    return reduce_grad(2 * error, reduction, input.dtype)
 
 
 def l1_loss(input, target, reduction="mean"):
@@ -66,13 +55,13 @@ def l1_loss(input, target, reduction="mean"):
     np.float64(1.6666666666666667)
     """
     input, error = _prepare(input, target, reduction)
-    return _reduce(np.abs(error), reduction, input.dtype)
+    return reduce_losses(np.abs(error), reduction, input.dtype)
 
 
 def l1_loss_grad(input, target, reduction="mean"):
     r"""Gradient of :func:`l1_loss`: :math:`\operatorname{sign}(x - y)`, and 0 at zero error (PyTorch's subgradient)."""
     input, error = _prepare(input, target, reduction)
-    return _reduce_grad(np.sign(error), reduction, input.dtype)
+    return reduce_grad(np.sign(error), reduction, input.dtype)
 
 
 def _check_beta(beta):
@@ -97,11 +86,11 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     input, error = _prepare(input, target, reduction)
     magnitude = np.abs(error)
     if beta == 0:
-        return _reduce(magnitude, reduction, input.dtype)
+        return reduce_losses(magnitude, reduction, input.dtype)
     # Branch-free: the quadratic part is capped at beta, the rest of |e| is linear.
     quadratic = np.minimum(magnitude, beta)
     losses = 0.5 * quadratic * quadratic / beta + (magnitude - quadratic)
-    return _reduce(losses, reduction, input.dtype)
+    return reduce_losses(losses, reduction, input.dtype)
 
 
 def smooth_l1_loss_grad(input, target, reduction="mean", beta=1.0):
@@ -109,8 +98,8 @@ def smooth_l1_loss_grad(input, target, reduction="mean", beta=1.0):
     beta = _check_beta(beta)
     input, error = _prepare(input, target, reduction)
     if beta == 0:
-        return _reduce_grad(np.sign(error), reduction, input.dtype)
-    return _reduce_grad(np.clip(error / beta, -1, 1), reduction, input.dtype)
+        return reduce_grad(np.sign(error), reduction, input.dtype)
+    return reduce_grad(np.clip(error / beta, -1, 1), reduction, input.dtype)
 
 
 def _check_delta(delta):
@@ -136,11 +125,11 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
     magnitude = np.abs(error)
     quadratic = np.minimum(magnitude, delta)
     losses = 0.5 * quadratic * quadratic + delta * (magnitude - quadratic)
-    return _reduce(losses, reduction, input.dtype)
+    return reduce_losses(losses, reduction, input.dtype)
 
 
 def huber_loss_grad(input, target, reduction="mean", delta=1.0):
     r"""Gradient of :func:`huber_loss`: :math:`e` inside, :math:`\delta \operatorname{sign}(e)` outside."""
     delta = _check_delta(delta)
     input, error = _prepare(input, target, reduction)
-    return _reduce_grad(np.clip(error, -delta, delta), reduction, input.dtype)
+    return reduce_grad(np.clip(error, -delta, delta), reduction, input.dtype)
