@@ -20,8 +20,13 @@ NBVAL = $(VPY) -m pytest -o addopts="" --nbval --nbval-current-env \
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
+# `make pdf`: Debian's TeX, about 75 MB (.ci/run installs the same list; see README).
+TEX_PACKAGES = $(file < tools/tex-packages.txt)
+PDF = _build/latex/loss-functions-in-deep-learning.pdf
+HAVE_TEX = command -v xelatex >/dev/null && command -v latexmk >/dev/null
+
 .DEFAULT_GOAL := help
-.PHONY: help install book book-student assignments test execute bench lab serve clean
+.PHONY: help install book book-student pdf assignments test execute bench lab serve clean
 
 help: ## List the targets
 	@echo "Loss Functions in Deep Learning: make targets"
@@ -48,16 +53,29 @@ book-student: $(STAMP) ## Build the website without any solution into _build/stu
 	LOSSBOOK_STUDENT_BUILD=1 $(JUPYTER_BOOK) build . --path-output _build/student -W -n --keep-going
 	@echo "Open file://$(CURDIR)/_build/student/_build/html/index.html"
 
+pdf: $(STAMP) ## Typeset the whole book as one PDF (_build/latex), needs Debian's TeX packages
+	@$(HAVE_TEX) || { echo "make pdf needs XeLaTeX and latexmk. On Debian or Ubuntu:"; \
+		echo "  sudo apt-get install --no-install-recommends $(TEX_PACKAGES)"; exit 1; }
+	rm -rf _build/latex  # from clean: after a failed run latexmk keeps reporting the old error
+	$(JUPYTER_BOOK) build . --builder pdflatex -W -n --keep-going
+	@test -s $(PDF) || { echo "make pdf: $(PDF) was not written"; exit 1; }
+	@echo "PDF: $(CURDIR)/$(PDF)"
+
 assignments: $(STAMP) ## One student notebook per chapter, solutions stubbed and checked, in _build/assignments
 	$(VPY) tools/make_assignments.py
 
-test: $(STAMP) ## Run everything CI runs: library tests, nbval, both websites, the browser checks
+# Checks of what the builds produce (run last, on the fresh builds).
+BUILD_TESTS = tests/test_site_in_browser.py tests/test_pdf.py
+
+test: $(STAMP) ## Run everything CI runs: library tests, nbval, both websites, the PDF, the browser checks
 	@start=$$(date +%s); \
-	$(VPY) -m pytest src/lossbook tests --ignore=tests/test_site_in_browser.py && \
+	$(VPY) -m pytest src/lossbook tests $(addprefix --ignore=,$(BUILD_TESTS)) && \
 	$(NBVAL) && \
 	$(MAKE) --no-print-directory book && \
 	$(MAKE) --no-print-directory book-student && \
-	$(VPY) -m pytest -o addopts="" tests/test_site_in_browser.py && \
+	{ if $(HAVE_TEX); then $(MAKE) --no-print-directory pdf; \
+	  else echo "make test: no XeLaTeX/latexmk, the PDF is not built (its tests will say so)"; fi; } && \
+	$(VPY) -m pytest -o addopts="" $(BUILD_TESTS) && \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 
 execute: $(STAMP) ## Re-execute the notebooks and store their outputs (after any change in src/)

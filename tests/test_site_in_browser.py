@@ -7,11 +7,13 @@ to pages and anchors that exist. The student website must hold no solution text 
 
 Chromium comes from Debian (``apt-get install chromium``; ``.ci/run`` installs it). Playwright
 drives it through ``executable_path``: its own browser download is not needed. Without Chromium
-the browser tests are skipped with a message saying how to install it.
+the browser tests are skipped with a message saying how to install it (under ``LOSSBOOK_CI=1``,
+which ``.ci/run`` sets, they fail instead).
 """
 
 import functools
 import html
+import os
 import http.server
 import re
 import shutil
@@ -47,7 +49,10 @@ def serve(directory):
 @pytest.fixture(scope="module")
 def browser():
     if CHROMIUM is None:
-        pytest.skip("Chromium is not installed: `apt-get install chromium` (Debian), then rerun")
+        message = "Chromium is not installed: `apt-get install chromium` (Debian), then rerun"
+        if os.environ.get("LOSSBOOK_CI") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

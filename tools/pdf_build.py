@@ -1,0 +1,76 @@
+"""Sphinx extension behind ``make pdf``: the LaTeX build of the same book.
+
+* It typesets the stored outputs. ``make test`` checks that every stored output is exactly what a
+  fresh execution prints (nbval, strict), and the website build executes every chapter again, so
+  the PDF does not pay for a third execution: for LaTeX builders only, execution is switched off
+  before MyST-NB reads its configuration.
+* Source code shown with ``IPython.display.Code`` carries a ``text/latex`` form (Pygments'
+  ``Verbatim``) that MyST-NB would typeset as display math, which LaTeX rejects. For LaTeX builders
+  such an output becomes an ordinary highlighted Python block made from its ``text/plain`` form (the
+  same source). SymPy's ``text/latex`` outputs are untouched and typeset as math.
+* The TeX macros the chapters use are defined once, in ``mathjax3_config`` (``_config.yml``), for
+  the website; this defines each in the LaTeX preamble too, so the two cannot drift apart. A name
+  the LaTeX class already defines (``\\argmax`` in sphinx-jupyterbook-latex's) is redefined, so
+  the PDF shows what the website shows.
+
+The HTML builds are untouched.
+"""
+
+from docutils import nodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
+
+
+def latex_preamble(macros):
+    """LaTeX definitions for MathJax macros given as ``{name: body}`` (bodies without arguments).
+
+    >>> print(latex_preamble({"CE": "\\\\operatorname{CE}"}))
+    \\providecommand{\\CE}{}\\renewcommand{\\CE}{\\operatorname{CE}}
+    """
+    return "\n".join(
+        f"\\providecommand{{\\{name}}}{{}}\\renewcommand{{\\{name}}}{{{body}}}"
+        for name, body in macros.items()
+    )
+
+
+def add_macros(app, config):
+    macros = (config.mathjax3_config or {}).get("tex", {}).get("macros", {})
+    elements = dict(config.latex_elements or {})
+    elements["preamble"] = elements.get("preamble", "") + "\n" + latex_preamble(macros) + "\n"
+    config.latex_elements = elements
+
+
+def use_stored_outputs(app):
+    if app.builder.format == "latex":
+        app.config.nb_execution_mode = "off"
+
+
+def _mime_parts(bundle):
+    return {child.get("mime_type"): child for child in bundle.children}
+
+
+class CodeOutputsAsLiteralBlocks(SphinxPostTransform):
+    """Replace ``IPython.display.Code`` outputs by Python literal blocks in LaTeX builds."""
+
+    builders = ("latex",)
+    # Before MyST-NB's SelectMimeType (priority 4) picks text/latex out of the bundle.
+    default_priority = 3
+
+    def run(self, **kwargs):
+        def is_bundle(node):
+            return isinstance(node, nodes.container) and node.get("nb_element") == "mime_bundle"
+
+        for bundle in list(self.document.findall(is_bundle)):
+            parts = _mime_parts(bundle)
+            latex, plain = parts.get("text/latex"), parts.get("text/plain")
+            if latex is None or plain is None or "\\begin{Verbatim}" not in latex.astext():
+                continue
+            source = plain.astext()
+            bundle.replace_self(nodes.literal_block(source, source, language="python"))
+
+
+def setup(app):
+    app.add_post_transform(CodeOutputsAsLiteralBlocks)
+    app.connect("config-inited", add_macros)
+    # MyST-NB freezes its configuration on builder-inited (priority 500): run before it.
+    app.connect("builder-inited", use_stored_outputs, priority=100)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
