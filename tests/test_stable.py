@@ -162,3 +162,46 @@ def test_all_minus_inf_row_gives_nan_log_softmax_quietly():
     out = log_softmax([[-np.inf, -np.inf], [0.0, 0.0]])
     assert np.all(np.isnan(out[0]))
     np.testing.assert_allclose(out[1], np.log([0.5, 0.5]))
+
+
+# The row kernels' shortcuts (lossbook.stable._row_sum, _exp_without_shift_is_safe), checked against
+# float64 references so that a faster route can never be a less accurate one.
+
+
+@pytest.mark.parametrize("n_cols", [3, 8, 100, 1000, 2048, 5000])
+def test_row_sums_are_accurate_on_every_route(n_cols):
+    from lossbook.stable import _row_sum
+
+    rng = np.random.default_rng(n_cols)
+    rows = np.exp(rng.normal(-5, 3, size=(64, n_cols))).astype(np.float32)
+    exact = rows.astype(np.float64).sum(axis=1)
+    ulps = np.abs(_row_sum(rows).astype(np.float64) - exact) / exact / np.finfo(np.float32).eps
+    assert ulps.max() < 4, ulps.max()  # pairwise summation reaches about 2 ulps here
+    assert _row_sum(rows, keepdims=True).shape == (64, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exp_without_shift_only_where_nothing_can_overflow_or_underflow_sooner(dtype):
+    from lossbook.stable import _exp_without_shift_is_safe
+
+    limit = np.log(np.finfo(dtype).max) - np.log(1000) - 1
+    assert _exp_without_shift_is_safe(np.array([0.0, 3.0, limit - 1e-3]), 1000, dtype)
+    assert not _exp_without_shift_is_safe(np.array([-1e-3, 3.0]), 1000, dtype)  # a row below 0
+    assert not _exp_without_shift_is_safe(np.array([3.0, limit + 1.0]), 1000, dtype)  # C e^m overflows
+    assert not _exp_without_shift_is_safe(np.array([3.0, np.nan]), 1000, dtype)
+    assert not _exp_without_shift_is_safe(np.array([3.0, np.inf]), 1000, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("center", [0.0, 40.0, 85.0, -30.0, 700.0, -1e4])
+def test_softmax_rows_accurate_with_and_without_the_shift(dtype, center):
+    # Centers on both sides of the shortcut's range, and rows whose smallest probabilities are tiny:
+    # every route must give each probability to a few ulps of its own size (float64 reference).
+    rng = np.random.default_rng(7)
+    x = (center + rng.normal(0, 8, size=(300, 1000))).astype(dtype)
+    exact = np.exp(x.astype(np.float64) - x.max(axis=1, keepdims=True))
+    exact /= exact.sum(axis=1, keepdims=True)
+    normal = exact > np.finfo(dtype).tiny * 1e3  # away from the subnormal range
+    relative = np.abs(softmax(x).astype(np.float64)[normal] - exact[normal]) / exact[normal]
+    # The shifted route rounds x - m (up to half an ulp of |x - m| ~ 60, i.e. 2e-6 in float32).
+    assert relative.max() < (5e-6 if dtype == np.float32 else 1e-13), relative.max()

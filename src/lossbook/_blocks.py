@@ -59,7 +59,7 @@ def _pool():
 
 
 def for_each_row_block(work, n_rows, n_cols):
-    """Call ``work(start, stop)`` for every row block; on two threads when the array is large.
+    """Call ``work(start, stop)`` for every row block; on several threads when the array is large.
 
     ``work`` must write only to rows ``start:stop`` of its outputs.
     """
@@ -68,10 +68,22 @@ def for_each_row_block(work, n_rows, n_cols):
         for start, stop in spans:
             work(start, stop)
         return
+    # One task per thread, each a run of consecutive blocks (handing a thread a task costs tens of
+    # microseconds, a block's work a few hundred); the calling thread takes the first run itself.
+    workers = min(WORKERS, len(spans))
+    runs = [spans[i * len(spans) // workers : (i + 1) * len(spans) // workers] for i in range(workers)]
+
+    def run_blocks(run):
+        for start, stop in run:
+            work(start, stop)
+
     # Each task runs in a copy of the caller's context, so np.errstate set by the caller holds there too.
-    tasks = [_pool().submit(contextvars.copy_context().run, work, start, stop) for start, stop in spans]
-    for task in tasks:
-        task.result()  # re-raises a block's exception (or a warning turned into one) in the caller
+    tasks = [_pool().submit(contextvars.copy_context().run, run_blocks, run) for run in runs[1:]]
+    try:
+        run_blocks(runs[0])
+    finally:
+        for task in tasks:
+            task.result()  # re-raises a block's exception (or a warning turned into one) in the caller
 
 
 def scratch(shape, dtype, slot=0):
