@@ -16,8 +16,9 @@ order, so a slow moment of the machine hits them all), with the median over the 
 fastest and slowest round as the spread:
 
 * cross-entropy and binary cross-entropy with logits, value plus gradient; softmax and
-  log_softmax, forward only (lossbook has no gradient function for them, so every contender is
-  timed forward only there), at 256x10, 4096x1000 and 65536x100, in float32 and float64;
+  log_softmax, value plus the gradient for an upstream gradient g (a random array, what
+  backpropagation brings back to their output), at 256x10, 4096x1000 and 65536x100, in float32 and
+  float64;
 * contenders: ``lossbook`` (the fused ``*_value_and_grad`` entry points), ``lossbook separate`` (the
   value function, then the ``_grad`` twin), ``stable`` (the stable formula written plainly in
   NumPy, whole arrays, no fusion), ``naive`` (the textbook formula without the max shift or
@@ -93,8 +94,8 @@ OPERATIONS = ["cross_entropy", "binary_cross_entropy_with_logits", "softmax", "l
 WHAT = {
     "cross_entropy": "value and gradient",
     "binary_cross_entropy_with_logits": "value and gradient",
-    "softmax": "forward",
-    "log_softmax": "forward",
+    "softmax": "value and gradient",
+    "log_softmax": "value and gradient",
 }
 # The issue's goals: lossbook's median time over torch's, same run, at most this.
 GOALS = [
@@ -155,23 +156,27 @@ def stable_bce(x, y):
     return value, (p - y) / x.size
 
 
-def naive_softmax(x):
+def naive_softmax(x, g):
     exps = np.exp(x)
-    return exps / exps.sum(axis=1, keepdims=True)
+    p = exps / exps.sum(axis=1, keepdims=True)
+    return p, p * (g - (g * p).sum(axis=1, keepdims=True))
 
 
-def stable_softmax(x):
+def stable_softmax(x, g):
     exps = np.exp(x - x.max(axis=1, keepdims=True))
-    return exps / exps.sum(axis=1, keepdims=True)
+    p = exps / exps.sum(axis=1, keepdims=True)
+    return p, p * (g - (g * p).sum(axis=1, keepdims=True))
 
 
-def naive_log_softmax(x):
-    return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+def naive_log_softmax(x, g):
+    logp = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+    return logp, g - np.exp(logp) * g.sum(axis=1, keepdims=True)
 
 
-def stable_log_softmax(x):
+def stable_log_softmax(x, g):
     shifted = x - x.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return logp, g - np.exp(logp) * g.sum(axis=1, keepdims=True)
 
 
 def torch_value_and_grad(loss_function):
@@ -184,10 +189,14 @@ def torch_value_and_grad(loss_function):
     return run
 
 
-def torch_forward(function):
-    def run(x):
-        with torch.no_grad():
-            return function(x, dim=1)
+def torch_vector_and_grad(function):
+    """Forward, then backward() with the upstream gradient: what autograd runs in a network."""
+
+    def run(x, grad_output):
+        leaf = x.detach().requires_grad_()
+        value = function(leaf, dim=1)
+        value.backward(grad_output)
+        return value, leaf.grad
 
     return run
 
@@ -222,13 +231,21 @@ def contenders(operation, x, rng):
             run = torch_value_and_grad(F.binary_cross_entropy_with_logits)
             table["torch"] = lambda: run(tx, ty)
     else:
-        function = {"softmax": lossbook.softmax, "log_softmax": lossbook.log_softmax}[operation]
+        g = rng.standard_normal(x.shape).astype(x.dtype)
+        fused = {"softmax": lossbook.softmax_value_and_grad, "log_softmax": lossbook.log_softmax_value_and_grad}[operation]
+        value = {"softmax": lossbook.softmax, "log_softmax": lossbook.log_softmax}[operation]
+        grad = {"softmax": lossbook.softmax_grad, "log_softmax": lossbook.log_softmax_grad}[operation]
         naive = {"softmax": naive_softmax, "log_softmax": naive_log_softmax}[operation]
         stable = {"softmax": stable_softmax, "log_softmax": stable_log_softmax}[operation]
-        table = {"lossbook": lambda: function(x), "stable": lambda: stable(x), "naive": lambda: naive(x)}
+        table = {
+            "lossbook": lambda: fused(x, g),
+            "lossbook separate": lambda: (value(x), grad(x, g)),
+            "stable": lambda: stable(x, g),
+            "naive": lambda: naive(x, g),
+        }
         if torch is not None:
-            tx, run = torch.from_numpy(x), torch_forward(getattr(F, operation))
-            table["torch"] = lambda: run(tx)
+            tx, tg, run = torch.from_numpy(x), torch.from_numpy(g), torch_vector_and_grad(getattr(F, operation))
+            table["torch"] = lambda: run(tx, tg)
     return table
 
 

@@ -36,7 +36,18 @@ from lossbook.regression import (
     smooth_l1_loss_grad,
 )
 from lossbook.regularization import l2_penalty, l2_penalty_grad
-from lossbook.stable import log_sigmoid, log_softmax, logsumexp, sigmoid, softmax, softplus
+from lossbook.stable import (
+    log_sigmoid,
+    log_softmax,
+    log_softmax_grad,
+    log_softmax_value_and_grad,
+    logsumexp,
+    sigmoid,
+    softmax,
+    softmax_grad,
+    softmax_value_and_grad,
+    softplus,
+)
 
 __version__ = "0.1.0"
 
@@ -68,10 +79,14 @@ __all__ = [
     "l2_penalty_grad",
     "log_sigmoid",
     "log_softmax",
+    "log_softmax_grad",
+    "log_softmax_value_and_grad",
     "logsumexp",
     "nll_loss",
     "nll_loss_grad",
     "sigmoid",
     "softmax",
+    "softmax_grad",
+    "softmax_value_and_grad",
     "softplus",
 ]

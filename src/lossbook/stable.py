@@ -1,4 +1,4 @@
-"""Numerically stable primitives: log-sum-exp, softmax, log-softmax, sigmoid, log-sigmoid, softplus.
+"""Numerically stable primitives: log-sum-exp, softmax, log-softmax (with their gradients), sigmoid, log-sigmoid, softplus.
 
 Every loss in the library is built from these few functions. Each one is written so that no
 intermediate value can overflow: exponentials are only ever taken of numbers <= 0.
@@ -90,22 +90,43 @@ def _rows_along(x, axis):
     return x.reshape(-1, x.shape[-1])
 
 
+def _softmax_block(x, p):
+    """Write softmax(x) row by row into p (same shape): max, [subtract,] exp, sum, divide."""
+    shift = _finite_max(x, 1)
+    if _exp_without_shift_is_safe(shift, x.shape[1], x.dtype):
+        np.exp(x, out=p)  # no overflow possible: one pass fewer (see _exp_without_shift_is_safe)
+    else:
+        np.subtract(x, shift, out=p)  # in place from here on: no temporaries
+        np.exp(p, out=p)
+    np.divide(p, _row_sum(p, keepdims=True), out=p)
+
+
 def _softmax_rows(rows):
-    """softmax of each row of `rows`, block by block (see lossbook._blocks): max, [subtract,] exp, sum, divide."""
+    """softmax of each row of `rows`, block by block (see lossbook._blocks)."""
     out = np.empty(rows.shape, rows.dtype)
+    for_each_row_block(lambda start, stop: _softmax_block(rows[start:stop], out[start:stop]), *rows.shape)
+    return out
+
+
+def _row_dot(a, b):
+    """The dot product of each row of `a` with the same row of `b`, as an (M, 1) column."""
+    if a.shape[1] <= EINSUM_SUM_MAX_COLUMNS:
+        return np.einsum("ij,ij->i", a, b)[:, None]  # no (M, C) temporary; accurate at this length (see _row_sum)
+    return _row_sum(a * b, keepdims=True)
+
+
+def _softmax_value_and_grad_rows(rows, grad_rows):
+    """softmax of each row and the gradient p * (g - <g, p>), in one sweep over the blocks."""
+    probs, grad = np.empty(rows.shape, rows.dtype), np.empty(rows.shape, rows.dtype)
 
     def block(start, stop):
-        x, p = rows[start:stop], out[start:stop]
-        shift = _finite_max(x, 1)
-        if _exp_without_shift_is_safe(shift, x.shape[1], x.dtype):
-            np.exp(x, out=p)  # no overflow possible: one pass fewer (see _exp_without_shift_is_safe)
-        else:
-            np.subtract(x, shift, out=p)  # in place from here on: no temporaries
-            np.exp(p, out=p)
-        np.divide(p, _row_sum(p, keepdims=True), out=p)
+        p, g, d = probs[start:stop], grad_rows[start:stop], grad[start:stop]
+        _softmax_block(rows[start:stop], p)
+        np.subtract(g, _row_dot(g, p), out=d)  # while p is still in cache
+        np.multiply(d, p, out=d)
 
     for_each_row_block(block, *rows.shape)
-    return out
+    return probs, grad
 
 
 def _log_softmax_rows(rows):
@@ -138,6 +159,25 @@ def _logsumexp_rows(rows):
 
     for_each_row_block(block, *rows.shape)
     return out
+
+
+def _log_softmax_value_and_grad_rows(rows, grad_rows):
+    """log_softmax of each row and the gradient g - p * sum(g), sharing the exponentials."""
+    logps, grad = np.empty(rows.shape, rows.dtype), np.empty(rows.shape, rows.dtype)
+
+    def block(start, stop):
+        x, logp, g, d = rows[start:stop], logps[start:stop], grad_rows[start:stop], grad[start:stop]
+        np.subtract(x, _finite_max(x, 1), out=logp)  # the exact shifted scores (see log_softmax)
+        exps = np.exp(logp, out=scratch(logp.shape, logp.dtype))
+        sums = _row_sum(exps, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):  # an all -inf row gives nan quietly, as below
+            np.subtract(logp, np.log(sums), out=logp)
+            # p * sum(g) = exps * (sum(g) / sums): the softmax is never written out.
+            np.multiply(exps, _row_sum(g, keepdims=True) / sums, out=d)
+        np.subtract(g, d, out=d)
+
+    for_each_row_block(block, *rows.shape)
+    return logps, grad
 
 
 def logsumexp(x, axis=-1, keepdims=False):
@@ -271,6 +311,129 @@ def softmax(x, axis=-1):
     exps = np.exp(x - _finite_max(x, axis))
     exps /= np.sum(exps, axis=axis, keepdims=True)  # in place: one temporary fewer
     return exps
+
+
+def _check_grad_output(grad_output, x):
+    grad_output = as_float_array(grad_output, "grad_output")
+    if grad_output.shape != x.shape:
+        raise ValueError(
+            f"grad_output must have the shape of x, {x.shape}; got {grad_output.shape} (it is never broadcast)"
+        )
+    return np.ascontiguousarray(grad_output, dtype=x.dtype)
+
+
+def softmax_value_and_grad(x, grad_output, axis=-1):
+    r"""softmax(x) and the gradient of :math:`\sum g \odot \operatorname{softmax}(x)` with respect to x, in one call.
+
+    Parameters
+    ----------
+    x : array_like
+        Scores (logits); lists of ints are accepted.
+    grad_output : array_like, same shape as `x`
+        The upstream gradient :math:`g`: what backpropagation brings back to the softmax's output.
+    axis : int, default -1
+        The class axis.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        The probabilities :math:`p` and the gradient :math:`p \odot (g - \langle g, pangle)`, both
+        shaped like `x`, in the dtype of `x`.
+
+    Notes
+    -----
+    The Jacobian of softmax is :math:`\operatorname{diag}(p) - p p^	op`; its product with :math:`g`
+    never needs the C-by-C matrix. This is the vector-Jacobian product PyTorch's ``backward()``
+    computes for ``torch.softmax``; with ``grad_output`` a one-hot row it is the gradient of one
+    probability.
+
+    Examples
+    --------
+    >>> from lossbook import softmax_value_and_grad
+    >>> p, grad = softmax_value_and_grad([5.0, 4.0, 2.0], [1.0, 0.0, 0.0])  # d p_1 / d x
+    >>> grad.round(4)
+    array([ 0.2078, -0.183 , -0.0248])
+    """
+    x = as_float_array(x, "x")
+    axis = _check_axis(x, axis)
+    g = _check_grad_output(grad_output, x)
+    rows = _rows_along(x, axis)
+    if rows is not None:
+        probs, grad = _softmax_value_and_grad_rows(rows, g.reshape(rows.shape))
+        return probs.reshape(x.shape), grad.reshape(x.shape)
+    probs = softmax(x, axis)
+    return probs, probs * (g - np.sum(g * probs, axis=axis, keepdims=True))
+
+
+def softmax_grad(x, grad_output, axis=-1):
+    r"""The gradient of :math:`\sum g \odot \operatorname{softmax}(x)` with respect to x: :math:`p \odot (g - \langle g, pangle)`.
+
+    Takes the arguments of :func:`softmax` plus the upstream gradient `grad_output` (same shape as
+    `x`, never broadcast) and returns the gradient shaped like `x`. See
+    :func:`softmax_value_and_grad`, which returns the probabilities too.
+
+    Examples
+    --------
+    >>> from lossbook import softmax_grad
+    >>> softmax_grad([[5.0, 4.0, 2.0]], [[1.0, 1.0, 1.0]])  # the probabilities always sum to 1
+    array([[0., 0., 0.]])
+    """
+    return softmax_value_and_grad(x, grad_output, axis)[1]
+
+
+def log_softmax_value_and_grad(x, grad_output, axis=-1):
+    r"""log_softmax(x) and the gradient of :math:`\sum g \odot \operatorname{log\_softmax}(x)`, in one call.
+
+    Parameters
+    ----------
+    x : array_like
+        Scores (logits); lists of ints are accepted.
+    grad_output : array_like, same shape as `x`
+        The upstream gradient :math:`g`.
+    axis : int, default -1
+        The class axis.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        The log-probabilities and the gradient :math:`g - p \sum_j g_j`, both shaped like `x`.
+
+    Notes
+    -----
+    The Jacobian of log-softmax is :math:`I - \mathbf{1} p^	op`. With :math:`g = -y` for a one-hot
+    (or probability) target :math:`y`, the gradient is :math:`p - y`: the cross-entropy's gradient.
+
+    Examples
+    --------
+    >>> from lossbook import log_softmax_value_and_grad
+    >>> logp, grad = log_softmax_value_and_grad([5.0, 4.0, 2.0], [-1.0, 0.0, 0.0])
+    >>> grad.round(4)  # p - y for the target class 0
+    array([-0.2946,  0.2595,  0.0351])
+    """
+    x = as_float_array(x, "x")
+    axis = _check_axis(x, axis)
+    g = _check_grad_output(grad_output, x)
+    rows = _rows_along(x, axis)
+    if rows is not None:
+        logps, grad = _log_softmax_value_and_grad_rows(rows, g.reshape(rows.shape))
+        return logps.reshape(x.shape), grad.reshape(x.shape)
+    with np.errstate(invalid="ignore"):  # an all -inf row: nan, as in log_softmax
+        return log_softmax(x, axis), g - softmax(x, axis) * np.sum(g, axis=axis, keepdims=True)
+
+
+def log_softmax_grad(x, grad_output, axis=-1):
+    r"""The gradient of :math:`\sum g \odot \operatorname{log\_softmax}(x)` with respect to x: :math:`g - p \sum_j g_j`.
+
+    Takes the arguments of :func:`log_softmax` plus the upstream gradient `grad_output` (same shape
+    as `x`, never broadcast). See :func:`log_softmax_value_and_grad`.
+
+    Examples
+    --------
+    >>> from lossbook import log_softmax_grad
+    >>> log_softmax_grad([5.0, 4.0, 2.0], [0.0, -1.0, 0.0]).round(4)  # p - y for the target class 1
+    array([ 0.7054, -0.7405,  0.0351])
+    """
+    return log_softmax_value_and_grad(x, grad_output, axis)[1]
 
 
 def sigmoid(x):
