@@ -322,6 +322,18 @@ def _check_grad_output(grad_output, x):
     return np.ascontiguousarray(grad_output, dtype=x.dtype)
 
 
+def _value_and_vjp(x, grad_output, axis, row_kernel, whole_array):
+    """Check the arguments, then run the row kernel (last axis, rows in memory order) or the whole-array formula."""
+    x = as_float_array(x, "x")
+    axis = _check_axis(x, axis)
+    g = _check_grad_output(grad_output, x)
+    rows = _rows_along(x, axis)
+    if rows is None:
+        return whole_array(x, g, axis)
+    value, grad = row_kernel(rows, g.reshape(rows.shape))
+    return value.reshape(x.shape), grad.reshape(x.shape)
+
+
 def softmax_value_and_grad(x, grad_output, axis=-1):
     r"""softmax(x) and the gradient of :math:`\sum g \odot \operatorname{softmax}(x)` with respect to x, in one call.
 
@@ -337,7 +349,8 @@ def softmax_value_and_grad(x, grad_output, axis=-1):
     Returns
     -------
     (numpy.ndarray, numpy.ndarray)
-        The probabilities :math:`p` and the gradient :math:`p \odot (g - \langle g, pangle)`, both
+        The probabilities :math:`p` and the gradient :math:`p \odot (g - \langle g, p
+angle)`, both
         shaped like `x`, in the dtype of `x`.
 
     Notes
@@ -354,19 +367,16 @@ def softmax_value_and_grad(x, grad_output, axis=-1):
     >>> grad.round(4)
     array([ 0.2078, -0.183 , -0.0248])
     """
-    x = as_float_array(x, "x")
-    axis = _check_axis(x, axis)
-    g = _check_grad_output(grad_output, x)
-    rows = _rows_along(x, axis)
-    if rows is not None:
-        probs, grad = _softmax_value_and_grad_rows(rows, g.reshape(rows.shape))
-        return probs.reshape(x.shape), grad.reshape(x.shape)
-    probs = softmax(x, axis)
-    return probs, probs * (g - np.sum(g * probs, axis=axis, keepdims=True))
+    def whole_array(x, g, axis):
+        probs = softmax(x, axis)
+        return probs, probs * (g - np.sum(g * probs, axis=axis, keepdims=True))
+
+    return _value_and_vjp(x, grad_output, axis, _softmax_value_and_grad_rows, whole_array)
 
 
 def softmax_grad(x, grad_output, axis=-1):
-    r"""The gradient of :math:`\sum g \odot \operatorname{softmax}(x)` with respect to x: :math:`p \odot (g - \langle g, pangle)`.
+    r"""The gradient of :math:`\sum g \odot \operatorname{softmax}(x)` with respect to x: :math:`p \odot (g - \langle g, p
+angle)`.
 
     Takes the arguments of :func:`softmax` plus the upstream gradient `grad_output` (same shape as
     `x`, never broadcast) and returns the gradient shaped like `x`. See
@@ -410,15 +420,11 @@ def log_softmax_value_and_grad(x, grad_output, axis=-1):
     >>> grad.round(4)  # p - y for the target class 0
     array([-0.2946,  0.2595,  0.0351])
     """
-    x = as_float_array(x, "x")
-    axis = _check_axis(x, axis)
-    g = _check_grad_output(grad_output, x)
-    rows = _rows_along(x, axis)
-    if rows is not None:
-        logps, grad = _log_softmax_value_and_grad_rows(rows, g.reshape(rows.shape))
-        return logps.reshape(x.shape), grad.reshape(x.shape)
-    with np.errstate(invalid="ignore"):  # an all -inf row: nan, as in log_softmax
-        return log_softmax(x, axis), g - softmax(x, axis) * np.sum(g, axis=axis, keepdims=True)
+    def whole_array(x, g, axis):
+        with np.errstate(invalid="ignore"):  # an all -inf row: nan, as in log_softmax
+            return log_softmax(x, axis), g - softmax(x, axis) * np.sum(g, axis=axis, keepdims=True)
+
+    return _value_and_vjp(x, grad_output, axis, _log_softmax_value_and_grad_rows, whole_array)
 
 
 def log_softmax_grad(x, grad_output, axis=-1):
