@@ -349,13 +349,12 @@ def softmax_value_and_grad(x, grad_output, axis=-1):
     Returns
     -------
     (numpy.ndarray, numpy.ndarray)
-        The probabilities :math:`p` and the gradient :math:`p \odot (g - \langle g, p
-angle)`, both
+        The probabilities :math:`p` and the gradient :math:`p \odot (g - \langle g, p\rangle)`, both
         shaped like `x`, in the dtype of `x`.
 
     Notes
     -----
-    The Jacobian of softmax is :math:`\operatorname{diag}(p) - p p^	op`; its product with :math:`g`
+    The Jacobian of softmax is :math:`\operatorname{diag}(p) - p p^\top`; its product with :math:`g`
     never needs the C-by-C matrix. This is the vector-Jacobian product PyTorch's ``backward()``
     computes for ``torch.softmax``; with ``grad_output`` a one-hot row it is the gradient of one
     probability.
@@ -375,8 +374,7 @@ angle)`, both
 
 
 def softmax_grad(x, grad_output, axis=-1):
-    r"""The gradient of :math:`\sum g \odot \operatorname{softmax}(x)` with respect to x: :math:`p \odot (g - \langle g, p
-angle)`.
+    r"""The gradient of :math:`\sum g \odot \operatorname{softmax}(x)` with respect to x: :math:`p \odot (g - \langle g, p\rangle)`.
 
     Takes the arguments of :func:`softmax` plus the upstream gradient `grad_output` (same shape as
     `x`, never broadcast) and returns the gradient shaped like `x`. See
@@ -410,7 +408,7 @@ def log_softmax_value_and_grad(x, grad_output, axis=-1):
 
     Notes
     -----
-    The Jacobian of log-softmax is :math:`I - \mathbf{1} p^	op`. With :math:`g = -y` for a one-hot
+    The Jacobian of log-softmax is :math:`I - \mathbf{1} p^\top`. With :math:`g = -y` for a one-hot
     (or probability) target :math:`y`, the gradient is :math:`p - y`: the cross-entropy's gradient.
 
     Examples
