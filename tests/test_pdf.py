@@ -66,11 +66,31 @@ def test_normalized_sees_through_latex_escaping():
     )
 
 
-def test_every_chapter_is_a_chapter_of_the_pdf(latex_dir):
+def pdf_chapters(latex_dir):
+    """(number or None, normalized title) of every chapter in the PDF's table of contents."""
     contents = (latex_dir / f"{NAME}.toc").read_text()
-    chapters = [normalized(title) for title in re.findall(r"\\contentsline \{chapter\}\{\\numberline \{\d+\}(.+)\}\{\d+\}\{chapter\.\d+\}%", contents)]
+    entries = re.findall(r"\\contentsline \{chapter\}\{(?:\\numberline \{(\d+)\})?(.+)\}\{\d+\}\{(?:chapter|section)\*?\.\d+\}%", contents)
+    return [(int(number) if number else None, normalized(title)) for number, title in entries]
+
+
+def test_every_chapter_is_a_chapter_of_the_pdf(latex_dir):
+    chapters = pdf_chapters(latex_dir)
     expected = [normalized(title_of(path)) for path in chapter_files()]
-    assert chapters == expected
+    assert [title for _, title in chapters[: len(expected)]] == expected
+    # After the book's own chapters LaTeX adds the collected references and the module index.
+    assert [title for _, title in chapters[len(expected) :]] == ["bibliography", "pythonmoduleindex"]
+
+
+def test_chapters_are_numbered_as_on_the_website(latex_dir):
+    # The website numbers the chapters of the parts marked `numbered: true` in _toc.yml, 1, 2, ...
+    # across those parts, and no other chapter; the exercise numbers (1.6.1, ...) follow them.
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    flags = [part.get("numbered", False) for part in toc["parts"] for _ in part["chapters"]]
+    expected = []
+    for flag in flags:
+        expected.append(sum(1 for number in expected if number) + 1 if flag else None)
+    assert [number for number, _ in pdf_chapters(latex_dir)[: len(flags)]] == expected
+    assert expected[:3] == [None, None, 1]  # "Getting started" is unnumbered; Softmax is chapter 1
 
 
 def test_no_character_is_missing_from_the_fonts(latex_dir):

@@ -12,6 +12,11 @@
   the website; this defines each in the LaTeX preamble too, so the two cannot drift apart. A name
   the LaTeX class already defines (``\\argmax`` in sphinx-jupyterbook-latex's) is redefined, so
   the PDF shows what the website shows.
+* Chapter numbers follow the table of contents, as on the website: the chapters of a part that
+  ``_toc.yml`` does not number ("Getting started", the appendix, the reference) are unnumbered
+  in the PDF too, so the numbered chapters run 1, 2, ... like the website's and agree with the
+  exercise numbers. LaTeX numbers a chapter only while ``secnumdepth`` is at least 0; a hook
+  before each ``\\part`` sets it for that part.
 
 The HTML builds are untouched.
 """
@@ -39,9 +44,41 @@ def add_macros(app, config):
     config.latex_elements = elements
 
 
+def part_numbering(numbered):
+    r"""LaTeX that numbers the chapters of part k only when ``numbered[k - 1]`` is true.
+
+    >>> print(part_numbering([False, True]))
+    \makeatletter
+    \AtBeginDocument{\edef\lossbook@secnumdepth{\the\c@secnumdepth}}
+    \newcommand{\lossbook@partnumbering}{\ifcase\value{part}\setcounter{secnumdepth}{-1}\or\setcounter{secnumdepth}{\lossbook@secnumdepth}\fi}
+    \AddToHook{cmd/part/before}{\lossbook@partnumbering}
+    \makeatother
+    """
+    # Before the k-th \part the part counter holds k - 1: \ifcase picks the k-th entry.
+    cases = r"\or".join(
+        r"\setcounter{secnumdepth}{\lossbook@secnumdepth}" if flag else r"\setcounter{secnumdepth}{-1}"
+        for flag in numbered
+    )
+    return "\n".join([
+        r"\makeatletter",
+        r"\AtBeginDocument{\edef\lossbook@secnumdepth{\the\c@secnumdepth}}",
+        r"\newcommand{\lossbook@partnumbering}{\ifcase\value{part}" + cases + r"\fi}",
+        r"\AddToHook{cmd/part/before}{\lossbook@partnumbering}",
+        r"\makeatother",
+    ])
+
+
 def use_stored_outputs(app):
     if app.builder.format == "latex":
         app.config.nb_execution_mode = "off"
+
+
+def number_chapters_as_the_website(app):
+    site_map = getattr(app.config, "external_site_map", None)
+    if app.builder.format != "latex" or site_map is None or len(site_map.root.subtrees) < 2:
+        return
+    numbered = [bool(part.numbered) for part in site_map.root.subtrees]
+    app.builder.context["preamble"] += "\n" + part_numbering(numbered) + "\n"
 
 
 def _mime_parts(bundle):
@@ -73,4 +110,6 @@ def setup(app):
     app.connect("config-inited", add_macros)
     # MyST-NB freezes its configuration on builder-inited (priority 500): run before it.
     app.connect("builder-inited", use_stored_outputs, priority=100)
+    # The LaTeX builder has copied latex_elements into its context by now.
+    app.connect("builder-inited", number_chapters_as_the_website)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
