@@ -37,6 +37,19 @@ def as_float_array(x, name):
     )
 
 
+def check_shaped_like(value, name, reference, reference_name):
+    """`value` as a float array with exactly the shape and the dtype of the array `reference`.
+
+    NumPy would broadcast (3,) against (3, 1) into a (3, 3) result; a loss must refuse instead.
+    """
+    array = as_float_array(value, name)
+    if array.shape != reference.shape:
+        raise ValueError(
+            f"{name} must have the shape of {reference_name} {reference.shape} (no broadcasting); got {array.shape}"
+        )
+    return array.astype(reference.dtype, copy=False)
+
+
 def check_reduction(reduction):
     if not isinstance(reduction, str):
         raise TypeError(f"reduction must be a string, one of {REDUCTIONS}; got {type(reduction).__name__}")

@@ -15,15 +15,11 @@ from lossbook.stable import log_sigmoid, sigmoid
 
 def _prepare(logits, target, reduction):
     logits = check.as_float_array(logits, "logits")
-    target = check.as_float_array(target, "target")
-    if logits.shape != target.shape:
-        raise ValueError(
-            f"target must have the shape of logits {logits.shape} (no broadcasting); got {target.shape}"
-        )
+    target = check.check_shaped_like(target, "target", logits, "logits")
     if logits.size == 0:
         raise ValueError(f"logits is empty (shape {logits.shape}); the loss of nothing is undefined")
     check.check_reduction(reduction)
-    return logits, target.astype(logits.dtype, copy=False)
+    return logits, target
 
 
 def _elementwise_factor(value, name, shape, dtype):

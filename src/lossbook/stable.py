@@ -10,7 +10,7 @@ same formulas through the row kernels below: in place, block by block (see ``los
 import numpy as np
 
 from lossbook._blocks import for_each_row_block, scratch
-from lossbook._validation import as_float_array, check_integer
+from lossbook._validation import as_float_array, check_integer, check_shaped_like
 
 
 def _check_axis(x, axis):
@@ -129,18 +129,20 @@ def _softmax_value_and_grad_rows(rows, grad_rows):
     return probs, grad
 
 
+def _log_softmax_block(x, logp):
+    """Write log_softmax(x) row by row into logp; return e^(x - max) (a scratch buffer) and its row sums."""
+    np.subtract(x, _finite_max(x, 1), out=logp)  # the exact shifted scores (see log_softmax)
+    exps = np.exp(logp, out=scratch(logp.shape, logp.dtype))
+    sums = _row_sum(exps, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):  # an all -inf row gives nan quietly, as below
+        np.subtract(logp, np.log(sums), out=logp)
+    return exps, sums
+
+
 def _log_softmax_rows(rows):
     """log_softmax of each row, block by block; the exponentials go to a reused scratch buffer."""
     out = np.empty(rows.shape, rows.dtype)
-
-    def block(start, stop):
-        x, logp = rows[start:stop], out[start:stop]
-        np.subtract(x, _finite_max(x, 1), out=logp)  # the exact shifted scores (see log_softmax)
-        sums = _row_sum(np.exp(logp, out=scratch(logp.shape, logp.dtype)), keepdims=True)
-        with np.errstate(divide="ignore", invalid="ignore"):  # an all -inf row gives nan quietly, as below
-            np.subtract(logp, np.log(sums, out=sums), out=logp)
-
-    for_each_row_block(block, *rows.shape)
+    for_each_row_block(lambda start, stop: _log_softmax_block(rows[start:stop], out[start:stop]), *rows.shape)
     return out
 
 
@@ -166,12 +168,9 @@ def _log_softmax_value_and_grad_rows(rows, grad_rows):
     logps, grad = np.empty(rows.shape, rows.dtype), np.empty(rows.shape, rows.dtype)
 
     def block(start, stop):
-        x, logp, g, d = rows[start:stop], logps[start:stop], grad_rows[start:stop], grad[start:stop]
-        np.subtract(x, _finite_max(x, 1), out=logp)  # the exact shifted scores (see log_softmax)
-        exps = np.exp(logp, out=scratch(logp.shape, logp.dtype))
-        sums = _row_sum(exps, keepdims=True)
-        with np.errstate(divide="ignore", invalid="ignore"):  # an all -inf row gives nan quietly, as below
-            np.subtract(logp, np.log(sums), out=logp)
+        g, d = grad_rows[start:stop], grad[start:stop]
+        exps, sums = _log_softmax_block(rows[start:stop], logps[start:stop])
+        with np.errstate(divide="ignore", invalid="ignore"):  # an all -inf row: nan, as its log_softmax
             # p * sum(g) = exps * (sum(g) / sums): the softmax is never written out.
             np.multiply(exps, _row_sum(g, keepdims=True) / sums, out=d)
         np.subtract(g, d, out=d)
@@ -313,20 +312,11 @@ def softmax(x, axis=-1):
     return exps
 
 
-def _check_grad_output(grad_output, x):
-    grad_output = as_float_array(grad_output, "grad_output")
-    if grad_output.shape != x.shape:
-        raise ValueError(
-            f"grad_output must have the shape of x, {x.shape}; got {grad_output.shape} (it is never broadcast)"
-        )
-    return np.ascontiguousarray(grad_output, dtype=x.dtype)
-
-
 def _value_and_vjp(x, grad_output, axis, row_kernel, whole_array):
     """Check the arguments, then run the row kernel (last axis, rows in memory order) or the whole-array formula."""
     x = as_float_array(x, "x")
     axis = _check_axis(x, axis)
-    g = _check_grad_output(grad_output, x)
+    g = np.ascontiguousarray(check_shaped_like(grad_output, "grad_output", x, "x"))
     rows = _rows_along(x, axis)
     if rows is None:
         return whole_array(x, g, axis)
