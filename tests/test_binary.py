@@ -98,12 +98,10 @@ def test_bce_properties(rng):
 def test_bce_rejects_bad_input(function):
     with pytest.raises(ValueError, match="target must have the shape of logits"):
         function(np.zeros(3), np.zeros((3, 1)))
-    with pytest.raises(ValueError, match="pos_weight must have shape"):
+    with pytest.raises(ValueError, match=r"pos_weight of shape \(2,\) must broadcast to the shape of logits"):
         function(X, Y, pos_weight=[1.0, 2.0])
-    with pytest.raises(ValueError, match="weight must have shape"):
-        function(X, Y, weight=np.ones((2, 1)))
-    with pytest.raises(ValueError, match="empty"):
-        function(np.zeros(0), np.zeros(0))
+    with pytest.raises(ValueError, match="weight of shape"):  # (N,) against (N, C): PyTorch would broadcast wrongly
+        function(X, Y, weight=np.ones(2))
     with pytest.raises(TypeError, match="target must hold real numbers"):
         function(X, np.array([["a"] * 3] * 2))
     with pytest.raises(ValueError, match="reduction"):
@@ -114,7 +112,7 @@ def test_bce_rejects_bad_input(function):
 def test_focal_rejects_bad_input(function):
     with pytest.raises(ValueError, match="gamma must be a finite number >= 0"):
         function(X, Y, gamma=-1.0)
-    with pytest.raises(ValueError, match="alpha must lie in"):
+    with pytest.raises(ValueError, match="alpha must be a finite number <= 1"):
         function(X, Y, alpha=1.5)
     with pytest.raises(TypeError, match="gamma must be a real number"):
         function(X, Y, gamma="2")

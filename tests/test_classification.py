@@ -12,7 +12,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from lossbook import cross_entropy, cross_entropy_grad, log_softmax, nll_loss, nll_loss_grad, softmax
+from lossbook import (
+    cross_entropy,
+    cross_entropy_grad,
+    cross_entropy_value_and_grad,
+    log_softmax,
+    nll_loss,
+    nll_loss_grad,
+    softmax,
+)
+from lossbook.optim import GradientDescent
 
 LOGITS = np.array([[1.0, 2.0, 0.5, -1.0], [0.0, -0.5, 3.0, 1.0], [2.0, 2.0, -2.0, 0.0]])
 WEIGHT = np.array([0.5, 2.0, 1.0, 1.5])
@@ -123,10 +132,22 @@ def test_index_and_one_hot_targets_agree(rng):
         )
 
 
-def test_all_ignored_mean_is_nan_like_torch():
-    with np.errstate(invalid="raise"):
-        value = cross_entropy(LOGITS, [-100, -100, -100])
+@pytest.mark.parametrize("options", [{}, {"weight": WEIGHT}, {"label_smoothing": 0.2}, {"weight": WEIGHT, "label_smoothing": 0.1}])
+def test_all_ignored_mean_is_nan_with_a_zero_gradient_like_torch(options):
+    # PyTorch: the mean over no sample is 0/0 = nan, and its gradient is 0 (not nan), so a
+    # gradient-descent step on such a batch leaves the parameters alone.
+    ignored = [-100, -100, -100]
+    with np.errstate(all="raise"):  # and quietly: no warning escapes
+        value = cross_entropy(LOGITS, ignored, **options)
+        grads = [cross_entropy_grad(LOGITS, ignored, **options), cross_entropy_value_and_grad(LOGITS, ignored, **options)[1]]
+        if "label_smoothing" not in options:
+            grads.append(nll_loss_grad(log_softmax(LOGITS), ignored, **options))
     assert np.isnan(value)
+    for grad in grads:
+        np.testing.assert_array_equal(grad, np.zeros_like(LOGITS))
+    params = {"W": LOGITS.copy()}
+    GradientDescent(lr=0.5).step(params, {"W": grads[0]})
+    np.testing.assert_array_equal(params["W"], LOGITS)
 
 
 def test_spatial_targets_match_per_position_loop(rng):
@@ -202,7 +223,6 @@ BAD_INPUTS = [
     ((LOGITS, TARGET), {"reduction": "average"}, ValueError, "reduction must be one of"),
     ((LOGITS, TARGET), {"reduction": None}, TypeError, "reduction must be a string"),
     ((LOGITS, TARGET), {"ignore_index": 1.0}, TypeError, "ignore_index must be an integer"),
-    ((np.zeros((0, 4)), np.zeros(0, dtype=int)), {}, ValueError, "empty batch"),
     ((np.zeros((3, 0)), TARGET), {}, ValueError, "at least one class"),
     ((5.0, 0), {}, ValueError, "logits must have a class axis"),
     (([["a", "b"]], [0]), {}, TypeError, "logits must hold real numbers"),
@@ -228,8 +248,10 @@ def test_nll_loss_rejects_bad_input(function):
         function(np.array([[None, None]]), [0])
     with pytest.raises(ValueError, match="weight must have shape"):
         function(log_probs, TARGET, weight=np.ones((4, 1)))
-    with pytest.raises(ValueError, match="empty batch"):
-        function(np.zeros((0, 4)), np.zeros(0, dtype=int))
+    # An empty batch is not an error (PyTorch: the mean is nan, the sum 0; tests/test_torch_parity.py).
+    assert np.shape(function(np.zeros((0, 4)), np.zeros(0, dtype=int), reduction="none")) == (
+        (0,) if function is nll_loss else (0, 4)
+    )
 
 
 def test_probability_targets_shape_is_not_broadcast():

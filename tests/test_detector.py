@@ -1,26 +1,14 @@
-"""The shapes data set and the one-cell detector: data, multi-task loss, its gradient, training."""
+"""The capstone around the detection loss: the shapes data set, the Detector network, its metrics and training."""
 
 import numpy as np
 import pytest
 
 import lossbook
-from lossbook.detector import (
-    BOX,
-    CLASSES,
-    DEFAULT_WEIGHTS,
-    OBJECTNESS,
-    Detector,
-    decode_boxes,
-    decode_boxes_backward,
-    detection_loss,
-    detection_loss_grad,
-    detection_loss_terms,
-    evaluate,
-    paired_iou,
-    train_detector,
-)
-from lossbook.gradcheck import numerical_grad, numerical_jacobian, relative_error
-from lossbook.shapes import IGNORE_INDEX, SHAPE_NAMES, make_shapes
+from lossbook.datasets import SHAPE_NAMES, make_shapes
+from lossbook.detection import IGNORE_INDEX, decode_boxes, detection_loss, detection_loss_grad, detection_loss_terms
+from lossbook.gradcheck import numerical_grad
+from lossbook.models import Detector
+from lossbook.training import evaluate, paired_iou, train_detector
 
 # ------------------------------------------------------------------------------------------------
 # The data set
@@ -106,145 +94,15 @@ def test_all_empty_and_all_full():
 
 
 # ------------------------------------------------------------------------------------------------
-# Boxes through the sigmoid
-
-
-def test_decode_boxes_backward_is_the_chain_rule(rng):
-    raw = rng.normal(size=(5, 4))
-    upstream = rng.normal(size=(5, 4))
-    jacobian = numerical_jacobian(lambda r: decode_boxes(r.reshape(5, 4)).ravel(), raw.ravel())
-    expected = (upstream.ravel() @ jacobian).reshape(5, 4)
-    assert relative_error(decode_boxes_backward(raw, upstream), expected) < 1e-7
-
-
-def test_decoded_boxes_are_well_formed(rng):
-    corners = decode_boxes(rng.normal(scale=5.0, size=(50, 4)))
-    assert np.all(corners[:, 2] > corners[:, 0]) and np.all(corners[:, 3] > corners[:, 1])
-
-
-# ------------------------------------------------------------------------------------------------
-# The multi-task loss
-
-
-def random_batch(rng, n=7, num_classes=3, empty=(1, 4)):
-    outputs = rng.normal(size=(n, 5 + num_classes))
-    has_object = np.ones(n, dtype=np.int64)
-    has_object[list(empty)] = 0
-    labels = np.where(has_object == 1, rng.integers(0, num_classes, size=n), IGNORE_INDEX)
-    centres, sides = rng.uniform(0.3, 0.7, size=(n, 2)), rng.uniform(0.2, 0.5, size=(n, 2))
-    boxes = np.concatenate([centres - sides / 2, centres + sides / 2], axis=1)
-    boxes[has_object == 0] = np.nan
-    return outputs, has_object, labels, boxes
-
-
-ONLY_BOX = {"objectness": 0.0, "class": 0.0, "box": 1.0, "giou": 0.0}
-ONLY_GIOU = {"objectness": 0.0, "class": 0.0, "box": 0.0, "giou": 1.0}
-WEIGHT_CASES = [None, {"objectness": 0.5, "class": 2.0, "box": 3.0, "giou": 0.7}, ONLY_BOX, ONLY_GIOU]
-
-
-@pytest.mark.parametrize("weights", WEIGHT_CASES, ids=["default", "all", "box-only", "giou-only"])
-@pytest.mark.parametrize("beta", [0.05, 1.0])
-def test_detection_loss_gradient_matches_finite_differences(rng, weights, beta):
-    outputs, has_object, labels, boxes = random_batch(rng)
-    analytic = detection_loss_grad(outputs, has_object, labels, boxes, weights, beta)
-    numeric = numerical_grad(lambda o: detection_loss(o, has_object, labels, boxes, weights, beta), outputs)
-    assert analytic.shape == outputs.shape
-    # Some entries are exactly 0 (a box straddling its target on one axis); there finite differences
-    # leave rounding noise of about 1e-10, hence the absolute tolerance.
-    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
-
-
-def test_empty_images_get_gradient_on_objectness_only(rng):
-    outputs, has_object, labels, boxes = random_batch(rng)
-    grad = detection_loss_grad(outputs, has_object, labels, boxes)
-    empty = has_object == 0
-    assert np.all(grad[empty, BOX] == 0) and np.all(grad[empty, CLASSES] == 0)
-    assert np.all(grad[empty, OBJECTNESS] > 0)  # pushes their objectness logit down
-
-
-def test_loss_is_the_weighted_sum_of_library_terms(rng):
-    outputs, has_object, labels, boxes = random_batch(rng)
-    present = has_object == 1
-    corners = decode_boxes(outputs[present, BOX])
-    expected = {
-        "objectness": lossbook.binary_cross_entropy_with_logits(outputs[:, OBJECTNESS], has_object.astype(float)),
-        "class": lossbook.cross_entropy(outputs[present, CLASSES], labels[present]),
-        "box": lossbook.smooth_l1_loss(corners, boxes[present], reduction="none", beta=0.05).sum(axis=1).mean(),
-        "giou": lossbook.generalized_box_iou_loss(corners, boxes[present]).mean(),
-    }
-    terms = detection_loss_terms(outputs, has_object, labels, boxes)
-    for name, value in expected.items():
-        assert terms[name] == pytest.approx(float(value), rel=1e-12), name
-    total = sum(DEFAULT_WEIGHTS[name] * expected[name] for name in expected)
-    assert float(detection_loss(outputs, has_object, labels, boxes)) == pytest.approx(float(total), rel=1e-12)
-
-
-def test_labels_and_boxes_of_empty_images_are_ignored(rng):
-    outputs, has_object, labels, boxes = random_batch(rng)
-    other_labels, other_boxes = labels.copy(), boxes.copy()
-    other_labels[has_object == 0] = 2
-    other_boxes[has_object == 0] = 0.5
-    assert detection_loss(outputs, has_object, labels, boxes) == detection_loss(outputs, has_object, other_labels, other_boxes)
-
-
-def test_weights_left_out_keep_their_defaults(rng):
-    batch = random_batch(rng)
-    terms = detection_loss_terms(*batch)
-    without_giou = sum(DEFAULT_WEIGHTS[name] * terms[name] for name in ("objectness", "class", "box"))
-    assert float(detection_loss(*batch, weights={"giou": 0})) == pytest.approx(without_giou, rel=1e-12)
-
-
-def test_batch_without_objects_has_objectness_only(rng):
-    outputs = rng.normal(size=(4, 8))
-    nothing = np.zeros(4, dtype=np.int64)
-    terms = detection_loss_terms(outputs, nothing, np.full(4, IGNORE_INDEX), np.full((4, 4), np.nan))
-    assert terms["class"] == terms["box"] == terms["giou"] == 0.0
-    grad = detection_loss_grad(outputs, nothing, np.full(4, IGNORE_INDEX), np.full((4, 4), np.nan))
-    assert np.all(np.isfinite(grad)) and np.all(grad[:, [0, 1, 2, 3, 5, 6, 7]] == 0)
-
-
-def test_float32_stays_float32(rng):
-    outputs, has_object, labels, boxes = random_batch(rng)
-    assert detection_loss(outputs.astype(np.float32), has_object, labels, boxes).dtype == np.float32
-    assert detection_loss_grad(outputs.astype(np.float32), has_object, labels, boxes).dtype == np.float32
-
-
-@pytest.mark.parametrize(
-    "change, error, match",
-    [
-        (lambda b: {**b, "outputs": b["outputs"][:, :5]}, ValueError, "outputs"),
-        (lambda b: {**b, "has_object": b["has_object"][:3]}, ValueError, "has_object"),
-        (lambda b: {**b, "has_object": b["has_object"] * 2}, ValueError, "has_object"),
-        (lambda b: {**b, "labels": b["labels"][:, None]}, ValueError, "labels"),
-        (lambda b: {**b, "labels": np.where(b["has_object"] == 1, 3, -100)}, ValueError, "labels"),
-        (lambda b: {**b, "labels": np.where(b["has_object"] == 1, 0.5, -100)}, ValueError, "labels"),
-        (lambda b: {**b, "labels": b["labels"].astype(str)}, TypeError, "labels"),
-        (lambda b: {**b, "boxes": b["boxes"][:, :2]}, ValueError, "boxes"),
-        (lambda b: {**b, "boxes": np.full_like(b["boxes"], np.nan)}, ValueError, "boxes"),
-        (lambda b: {**b, "weights": {"size": 1.0}}, ValueError, "weights"),
-        (lambda b: {**b, "weights": [1.0, 1.0, 5.0, 1.0]}, TypeError, "weights"),
-        (lambda b: {**b, "weights": {"box": -1.0}}, ValueError, "weights"),
-        (lambda b: {**b, "beta": -0.1}, ValueError, "beta"),
-    ],
-)
-def test_detection_loss_rejects_bad_input(rng, change, error, match):
-    outputs, has_object, labels, boxes = random_batch(rng)
-    arguments = change({"outputs": outputs, "has_object": has_object, "labels": labels, "boxes": boxes})
-    for function in (detection_loss, detection_loss_grad):
-        with pytest.raises(error, match=match):
-            function(**arguments)
-
-
-# ------------------------------------------------------------------------------------------------
 # The network, the metrics and training
 
 
-def test_detector_backward_matches_finite_differences(rng):
+def test_detector_backward_matches_finite_differences(rng, detection_batch):
     model = Detector(16, (6, 5), 3, rng, dtype=np.float64)
     for name in model.params:
         model.params[name] += 0.1 * rng.standard_normal(model.params[name].shape)
     images = rng.uniform(size=(7, 4, 4))
-    _, has_object, labels, boxes = random_batch(rng)
+    _, has_object, labels, boxes = detection_batch()
     _, _, grads = model.loss_and_grads(images, has_object, labels, boxes)
     for name, value in model.params.items():
         def loss_at(v, name=name):
@@ -256,6 +114,21 @@ def test_detector_backward_matches_finite_differences(rng):
                 model.params[name] = saved
 
         np.testing.assert_allclose(grads[name], numerical_grad(loss_at, value), rtol=1e-6, atol=1e-8, err_msg=name)
+
+
+def test_loss_and_grads_is_the_detection_loss_of_the_outputs(rng, detection_batch):
+    model = Detector(16, (6,), 3, rng, dtype=np.float64)
+    images = rng.uniform(size=(7, 4, 4))
+    _, has_object, labels, boxes = detection_batch()
+    weights, beta = {"box": 2.0}, 0.1
+    loss, terms, grads = model.loss_and_grads(images, has_object, labels, boxes, weights, beta)
+    outputs, cache = model.forward(images)
+    assert terms == detection_loss_terms(outputs, has_object, labels, boxes, beta)
+    assert loss == pytest.approx(float(detection_loss(outputs, has_object, labels, boxes, weights, beta)), rel=1e-12)
+    expected = model.backward(detection_loss_grad(outputs, has_object, labels, boxes, weights, beta), cache)
+    assert sorted(grads) == sorted(model.params)
+    for name, grad in grads.items():
+        np.testing.assert_array_equal(grad, expected[name], err_msg=name)
 
 
 def test_paired_iou_is_the_diagonal_of_box_iou(rng):

@@ -37,8 +37,12 @@ def test_multi_margin_is_zero_once_every_margin_is_met(rng):
 def test_kl_matches_torch():
     log_probs = log_softmax([[0.0, 1.0, 2.0], [1.0, -1.0, 0.5]])
     q = np.array([[0.2, 0.0, 0.8], [0.5, 0.25, 0.25]])
-    assert kl_div(log_probs, q) == pytest.approx(0.2237198449, abs=1e-9)
-    np.testing.assert_allclose(kl_div_grad(log_probs, q), [[-0.1, 0.0, -0.4], [-0.25, -0.125, -0.125]])
+    assert kl_div(log_probs, q, reduction="batchmean") == pytest.approx(0.2237198449, abs=1e-9)
+    np.testing.assert_allclose(
+        kl_div_grad(log_probs, q, reduction="batchmean"), [[-0.1, 0.0, -0.4], [-0.25, -0.125, -0.125]]
+    )
+    # PyTorch's default, "mean", divides by the 6 elements rather than the 2 samples.
+    assert kl_div(log_probs, q) == pytest.approx(0.2237198449 / 3, abs=1e-9)
     log_q = np.log([[0.2, 0.3, 0.5], [0.5, 0.25, 0.25]])
     assert kl_div(log_probs, log_q, reduction="sum", log_target=True) == pytest.approx(0.2181890992, abs=1e-9)
 
@@ -48,8 +52,9 @@ def test_kl_is_zero_iff_equal_and_is_cross_entropy_minus_entropy(rng):
     assert kl_div(np.log(q), q) == pytest.approx(0.0, abs=1e-15)
     logits = rng.normal(size=(5, 4))
     entropy = -np.sum(q * np.log(q)) / 5
-    assert kl_div(log_softmax(logits), q) == pytest.approx(cross_entropy(logits, q) - entropy, rel=1e-12)
-    assert kl_div(log_softmax(logits), q) > 0
+    kl = kl_div(log_softmax(logits), q, reduction="batchmean")  # the KL divergence per sample
+    assert kl == pytest.approx(cross_entropy(logits, q) - entropy, rel=1e-12)
+    assert kl > 0
 
 
 def test_margin_and_kl_reject_bad_input():
@@ -61,7 +66,7 @@ def test_margin_and_kl_reject_bad_input():
         multi_margin_loss_grad(Z, LABELS, margin="1")
     with pytest.raises(ValueError, match="probabilities, which must be >= 0"):
         kl_div(np.zeros((1, 2)), [[-0.5, 1.5]])
-    with pytest.raises(ValueError, match="same shape"):
+    with pytest.raises(ValueError, match="target must have the shape of input"):
         kl_div_grad(np.zeros((2, 3)), np.zeros((3, 2)))
     with pytest.raises(ValueError, match="batchmean"):
         kl_div(np.zeros((1, 2)), np.zeros((1, 2)), reduction="batch")

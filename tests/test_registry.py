@@ -67,8 +67,9 @@ def test_every_public_loss_is_registered():
     # The fused *_value_and_grad entry points share their loss's registration (tests/test_fused.py).
     grads = {name for name in lossbook.__all__ if name.endswith("_grad") and not name.endswith("_value_and_grad")}
     # Not losses: the primitives' vector-Jacobian products take an upstream gradient
-    # (tests/test_softmax_grad.py checks them against PyTorch, SymPy and finite differences).
-    primitives = {"softmax_grad", "log_softmax_grad"}
+    # (tests/test_softmax_grad.py and tests/test_stable.py check them against PyTorch, SymPy and finite
+    # differences; softplus_grad is the derivative of an elementwise function).
+    primitives = {"softmax_grad", "log_softmax_grad", "softplus_grad"}
     assert all(getattr(lossbook, name).__module__ == "lossbook.stable" for name in primitives)
     registered = {spec.grad.__name__ for spec in registry.LOSSES}
     assert grads - primitives == registered

@@ -19,8 +19,9 @@ fastest and slowest round as the spread:
   log_softmax, value plus the gradient for an upstream gradient g (a random array, what
   backpropagation brings back to their output), at 256x10, 4096x1000 and 65536x100, in float32 and
   float64;
-* contenders: ``lossbook`` (the fused ``*_value_and_grad`` entry points), ``lossbook separate`` (the
-  value function, then the ``_grad`` twin), ``stable`` (the stable formula written plainly in
+* contenders: ``lossbook`` (the fused ``*_value_and_grad`` entry points of ``lossbook.fused``, through
+  the tuned kernels of ``lossbook._kernels``), ``lossbook reference`` (the readable reference: the value
+  function, then its ``_grad`` twin, as the chapters show them), ``stable`` (the stable formula written plainly in
   NumPy, whole arrays, no fusion), ``naive`` (the textbook formula without the max shift or
   log1p, which overflows on large scores but runs on these inputs) and ``torch`` (
   ``torch.nn.functional`` forward plus ``backward()``, CPU, its default thread count);
@@ -75,7 +76,7 @@ sys.path.insert(0, str(REPO_ROOT / "src"))  # measure this working tree's lossbo
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 
 import lossbook  # noqa: E402
-from lossbook import _blocks, stable  # noqa: E402
+from lossbook import _kernels  # noqa: E402
 from lossbook.datasets import make_spiral  # noqa: E402
 from lossbook.models import TwoLayerNet  # noqa: E402
 from lossbook.optim import GradientDescent  # noqa: E402
@@ -208,7 +209,7 @@ def contenders(operation, x, rng):
         labels = rng.integers(0, c, size=n)
         table = {
             "lossbook": lambda: lossbook.cross_entropy_value_and_grad(x, labels),
-            "lossbook separate": lambda: (lossbook.cross_entropy(x, labels), lossbook.cross_entropy_grad(x, labels)),
+            "lossbook reference": lambda: (lossbook.cross_entropy(x, labels), lossbook.cross_entropy_grad(x, labels)),
             "stable": lambda: stable_cross_entropy(x, labels),
             "naive": lambda: naive_cross_entropy(x, labels),
         }
@@ -219,7 +220,7 @@ def contenders(operation, x, rng):
         y = (rng.random(x.shape) < 0.3).astype(x.dtype)
         table = {
             "lossbook": lambda: lossbook.binary_cross_entropy_with_logits_value_and_grad(x, y),
-            "lossbook separate": lambda: (
+            "lossbook reference": lambda: (
                 lossbook.binary_cross_entropy_with_logits(x, y),
                 lossbook.binary_cross_entropy_with_logits_grad(x, y),
             ),
@@ -239,7 +240,7 @@ def contenders(operation, x, rng):
         stable = {"softmax": stable_softmax, "log_softmax": stable_log_softmax}[operation]
         table = {
             "lossbook": lambda: fused(x, g),
-            "lossbook separate": lambda: (value(x), grad(x, g)),
+            "lossbook reference": lambda: (value(x), grad(x, g)),
             "stable": lambda: stable(x, g),
             "naive": lambda: naive(x, g),
         }
@@ -341,7 +342,7 @@ def bench_losses(rounds, sample_seconds, log):
                         "lossbook/naive": ratio(times, "lossbook", "naive"),
                         "lossbook/stable": ratio(times, "lossbook", "stable"),
                         "stable/naive": ratio(times, "stable", "naive"),
-                        "lossbook/lossbook separate": ratio(times, "lossbook", "lossbook separate"),
+                        "lossbook/lossbook reference": ratio(times, "lossbook", "lossbook reference"),
                     },
                 }
                 rows.append(row)
@@ -382,11 +383,11 @@ def bench_elementwise(rounds):
         ("add, from memory, fresh temporary", big, lambda: big + other),
         ("row maximum, 1000 columns", big, lambda: big.max(axis=1)),
         ("row maximum, 100 columns", short_rows, lambda: short_rows.max(axis=1)),
-        ("row maximum, 100 columns, lossbook's route", short_rows, lambda: stable._row_max(short_rows)),
+        ("row maximum, 100 columns, lossbook's route", short_rows, lambda: _kernels.row_max(short_rows)),
         ("row sum, 1000 columns", big, lambda: big.sum(axis=1)),
         ("row sum, 100 columns", short_rows, lambda: short_rows.sum(axis=1)),
-        ("row sum, 1000 columns, lossbook's route", big, lambda: stable._row_sum(big)),
-        ("row sum, 100 columns, lossbook's route", short_rows, lambda: stable._row_sum(short_rows)),
+        ("row sum, 1000 columns, lossbook's route", big, lambda: _kernels.row_sum(big)),
+        ("row sum, 100 columns, lossbook's route", short_rows, lambda: _kernels.row_sum(short_rows)),
     ]:
         results.append(
             {"operation": label, "dtype": "float32", "ns_per_element": per_element_ns(run, array.size, rounds)}
@@ -449,11 +450,11 @@ def bench_threads(rounds):
     rng = np.random.default_rng(0)
     x = (2 * rng.standard_normal((4096, 1000))).astype(np.float32)
     labels = rng.integers(0, 1000, size=4096)
-    saved = _blocks.WORKERS
+    saved = _kernels.WORKERS
 
     def on(workers, run):
         def timed():
-            _blocks.WORKERS = workers
+            _kernels.WORKERS = workers
             return run()
 
         return timed
@@ -462,12 +463,12 @@ def bench_threads(rounds):
     try:
         for name, run in [
             ("cross_entropy_value_and_grad", lambda: lossbook.cross_entropy_value_and_grad(x, labels)),
-            ("softmax", lambda: lossbook.softmax(x)),
+            ("softmax", lambda: lossbook.softmax_value_and_grad(x, x)),
         ]:
             times = time_interleaved({"1 thread": on(1, run), "2 threads": on(2, run)}, rounds, 0.05)
             results[name] = {threads: entry["median_ms"] for threads, entry in times.items()}
     finally:
-        _blocks.WORKERS = saved
+        _kernels.WORKERS = saved
     return results
 
 
@@ -654,7 +655,7 @@ def machine_description():
         "python": platform.python_version(),
         "numpy": np.__version__,
         "blas_threads": blas_threads[0] if blas_threads else None,
-        "lossbook_threads": _blocks.WORKERS,
+        "lossbook_threads": _kernels.WORKERS,
         "torch": torch.__version__ if torch is not None else None,
         "torch_threads": torch.get_num_threads() if torch is not None else None,
         "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"),
@@ -665,7 +666,7 @@ def format_ms(entry):
     return f"{entry['median_ms']:9.3f} ({entry['min_ms']:.3f}-{entry['max_ms']:.3f})" if entry else ""
 
 
-CONTENDER_ORDER = ["lossbook", "lossbook separate", "stable", "naive", "torch"]
+CONTENDER_ORDER = ["lossbook", "lossbook reference", "stable", "naive", "torch"]
 
 
 def header():

@@ -9,7 +9,6 @@ returns the gradient with respect to the first argument. SymPy is imported only 
 from lossbook.binary import (
     binary_cross_entropy_with_logits,
     binary_cross_entropy_with_logits_grad,
-    binary_cross_entropy_with_logits_value_and_grad,
     sigmoid_focal_loss,
     sigmoid_focal_loss_grad,
 )
@@ -17,13 +16,18 @@ from lossbook.boxes import box_iou, generalized_box_iou_loss, generalized_box_io
 from lossbook.classification import (
     cross_entropy,
     cross_entropy_grad,
-    cross_entropy_value_and_grad,
     kl_div,
     kl_div_grad,
     multi_margin_loss,
     multi_margin_loss_grad,
     nll_loss,
     nll_loss_grad,
+)
+from lossbook.fused import (
+    binary_cross_entropy_with_logits_value_and_grad,
+    cross_entropy_value_and_grad,
+    log_softmax_value_and_grad,
+    softmax_value_and_grad,
 )
 from lossbook.regression import (
     huber_loss,
@@ -40,13 +44,12 @@ from lossbook.stable import (
     log_sigmoid,
     log_softmax,
     log_softmax_grad,
-    log_softmax_value_and_grad,
     logsumexp,
     sigmoid,
     softmax,
     softmax_grad,
-    softmax_value_and_grad,
     softplus,
+    softplus_grad,
 )
 
 __version__ = "0.1.0"
@@ -89,4 +92,5 @@ __all__ = [
     "softmax_grad",
     "softmax_value_and_grad",
     "softplus",
+    "softplus_grad",
 ]

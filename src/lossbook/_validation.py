@@ -50,6 +50,25 @@ def check_shaped_like(value, name, reference, reference_name):
     return array.astype(reference.dtype, copy=False)
 
 
+def check_broadcast_factor(value, name, shape, dtype):
+    """A weight that broadcasts to `shape` without changing it (PyTorch's rule), or 1.0 when None.
+
+    (C,) or (1, C) weighs each class of the last axis; a scalar, (1,) or a full array also work.
+    A factor that would make the result larger than the logits, such as (N,) against (N, C)
+    when N != C, is refused: that is the silent broadcast this library never does.
+    """
+    if value is None:
+        return 1.0
+    value = as_float_array(value, name)
+    try:
+        result_shape = np.broadcast_shapes(value.shape, shape)
+    except ValueError:
+        result_shape = None
+    if result_shape != shape:
+        raise ValueError(f"{name} of shape {value.shape} must broadcast to the shape of logits {shape}")
+    return value.astype(dtype, copy=False)
+
+
 def check_reduction(reduction):
     if not isinstance(reduction, str):
         raise TypeError(f"reduction must be a string, one of {REDUCTIONS}; got {type(reduction).__name__}")
@@ -58,21 +77,34 @@ def check_reduction(reduction):
     return reduction
 
 
+def check_real_number(value, name, *, at_least=None, at_most=None):
+    """`value` as a finite float, within [at_least, at_most] where those are given.
+
+    The one check behind every scalar option of the library (eps, beta, delta, gamma, alpha, margin,
+    label_smoothing, lr, ...): bools and non-numbers are a TypeError, nan, infinity or a value out of
+    range a ValueError whose message names the argument.
+    """
+    if type(value) is not float:  # the usual case skips the generic checks (small batches are timed)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a real number; got {type(value).__name__}")
+        value = float(value)
+    low = -math.inf if at_least is None else at_least
+    high = math.inf if at_most is None else at_most
+    if not (math.isfinite(value) and low <= value <= high):
+        if at_least is not None and at_most is not None:
+            raise ValueError(f"{name} must lie in [{at_least}, {at_most}]; got {value}")
+        wanted = f" >= {at_least}" if at_least is not None else f" <= {at_most}" if at_most is not None else ""
+        raise ValueError(f"{name} must be a finite number{wanted}; got {value}")
+    return value
+
+
 def check_nonnegative_number(value, name):
-    if type(value) is float and 0 <= value < math.inf:  # the usual case, without the generic checks below
-        return value
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {type(value).__name__}")
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0; got {value}")
-    return float(value)
+    """`value` as a finite float >= 0 (see :func:`check_real_number`)."""
+    return check_real_number(value, name, at_least=0)
 
 
 def check_label_smoothing(label_smoothing):
-    value = check_nonnegative_number(label_smoothing, "label_smoothing")
-    if value > 1:
-        raise ValueError(f"label_smoothing must lie in [0, 1]; got {label_smoothing}")
-    return value
+    return check_real_number(label_smoothing, "label_smoothing", at_least=0, at_most=1)
 
 
 def check_integer(value, name):
@@ -86,8 +118,6 @@ def check_class_input(x, name):
     x = as_float_array(x, name)
     if x.ndim == 0:
         raise ValueError(f"{name} must have a class axis: shape (C,), (N, C) or (N, C, d1, ...); got a scalar")
-    if x.ndim >= 2 and x.shape[0] == 0:
-        raise ValueError(f"{name} holds an empty batch (shape {x.shape}); the loss of nothing is undefined")
     if x.shape[min(1, x.ndim - 1)] == 0:
         raise ValueError(f"{name} must have at least one class; got shape {x.shape}")
     return x

@@ -1,123 +1,35 @@
 """Losses for yes/no outputs such as the objectness score: binary cross-entropy with logits and focal loss.
 
 ``binary_cross_entropy_with_logits`` follows ``torch.nn.functional``; ``sigmoid_focal_loss`` follows
-``torchvision.ops.sigmoid_focal_loss``. Both take logits and work through :func:`~lossbook.stable.log_sigmoid` and
-:func:`~lossbook.stable.sigmoid`, never ``log(sigmoid(x))``, so they stay finite at any logit.
+``torchvision.ops.sigmoid_focal_loss``. Both take logits and work through
+:func:`~lossbook.stable.log_sigmoid` and :func:`~lossbook.stable.sigmoid`, never ``log(sigmoid(x))``,
+so they stay finite at any logit. These are the readable reference versions;
+:func:`~lossbook.fused.binary_cross_entropy_with_logits_value_and_grad` computes the loss and its
+gradient at once, faster.
 """
 
 import numpy as np
 
 from lossbook import _validation as check
 from lossbook._reduction import reduce_grad, reduce_losses
-from lossbook._blocks import for_each_row_block, scratch
 from lossbook.stable import log_sigmoid, sigmoid
 
 
-def _prepare(logits, target, reduction):
+def _check_pair(logits, target, reduction):
     logits = check.as_float_array(logits, "logits")
     target = check.check_shaped_like(target, "target", logits, "logits")
-    if logits.size == 0:
-        raise ValueError(f"logits is empty (shape {logits.shape}); the loss of nothing is undefined")
     check.check_reduction(reduction)
     return logits, target
 
 
-def _elementwise_factor(value, name, shape, dtype):
-    """A weight that is a scalar, one entry per class (the last axis), or one entry per element."""
-    if value is None:
-        return None
-    value = check.as_float_array(value, name)
-    allowed = {(), shape[-1:], shape}
-    if value.shape not in allowed:
-        raise ValueError(
-            f"{name} must have shape (), {shape[-1:]} (one per class, last axis) or {shape}; got {value.shape}"
-        )
-    return value.astype(dtype, copy=False)
+def _check_bce(logits, target, weight, pos_weight, reduction):
+    logits, target = _check_pair(logits, target, reduction)
+    weight = check.check_broadcast_factor(weight, "weight", logits.shape, logits.dtype)
+    pos_weight = check.check_broadcast_factor(pos_weight, "pos_weight", logits.shape, logits.dtype)
+    return logits, target, weight, pos_weight
 
 
-def _bce_with_logits(logits, target, weight, pos_weight, reduction, want_value, want_grad):
-    """The value and/or the gradient of binary cross-entropy with logits, sharing exp(-|x|) between them.
-
-    Works through row blocks of the logits seen as (M, C) (see ``lossbook._blocks``), every
-    intermediate in a reused scratch buffer. The formulas are those of :func:`log_sigmoid` and
-    :func:`sigmoid`, written out so that both results come from one exp per element.
-    """
-    logits, target = _prepare(logits, target, reduction)
-    weight = _elementwise_factor(weight, "weight", logits.shape, logits.dtype)
-    pos_weight = _elementwise_factor(pos_weight, "pos_weight", logits.shape, logits.dtype)
-    shape, dtype = logits.shape, logits.dtype
-    n_cols = shape[-1] if shape else 1
-    x_rows, y_rows = logits.reshape(-1, n_cols), target.reshape(-1, n_cols)
-    # A factor shaped like the logits is cut into the same row blocks; a scalar or per-class one broadcasts.
-    factors = [f.reshape(-1, n_cols) if f is not None and f.shape == shape and f.ndim else f for f in (weight, pos_weight)]
-    losses = np.empty(x_rows.shape, dtype) if want_value and reduction == "none" else None
-    block_sums = {}  # start row -> sum of the block's losses, for "mean" and "sum"
-    grad = np.empty(x_rows.shape, dtype) if want_grad else None
-
-    def block(start, stop):
-        x, y = x_rows[start:stop], y_rows[start:stop]
-        w, pw = (f[start:stop] if f is not None and f.ndim == 2 else f for f in factors)
-        buffer = [scratch(x.shape, dtype, slot) for slot in range(4)]
-        e = np.exp(np.negative(np.abs(x, out=buffer[0]), out=buffer[0]), out=buffer[0])  # exp(-|x|) <= 1
-        if want_value:
-            softplus_tail = np.log1p(e, out=buffer[1])  # log(1 + exp(-|x|)), in both log sigma(x) and log sigma(-x)
-            # -log sigma(x) = tail - min(x, 0) and -log sigma(-x) = tail + max(x, 0): the loss is
-            # y (-log sigma(x)) + (1 - y)(-log sigma(-x)), each term computed without cancellation.
-            # With reduction="none" the losses are built right in the output's rows.
-            losses_rows = buffer[2] if losses is None else losses[start:stop]
-            np.subtract(softplus_tail, np.minimum(x, 0, out=losses_rows), out=losses_rows)
-            losses_rows *= y
-            if pw is not None:
-                np.multiply(pw, losses_rows, out=losses_rows)
-            negative_part = np.add(softplus_tail, np.maximum(x, 0, out=buffer[3]), out=buffer[3])
-            negative_part *= np.subtract(1, y, out=buffer[1])
-            losses_rows += negative_part
-            if w is not None:
-                np.multiply(w, losses_rows, out=losses_rows)
-            if losses is None:
-                block_sums[start] = losses_rows.sum()
-        if want_grad:
-            g = grad[start:stop]
-            small = np.divide(e, np.add(e, 1, out=buffer[1]), out=buffer[1])  # s = sigma(-|x|) <= 1/2, accurate
-            # sigma(x) is 1 - s for x >= 0 and s below. With the indicator m = [x < 0] and the signed
-            # s' = (1 - 2m) s, sigma(x) = (1 - m) - s' and sigma(-x) = m + s', without a branch (masked
-            # ufuncs, where=, run ten times slower) and without sigma(x) - 1, which rounds to 0 for a
-            # confident positive.
-            below = np.less(x, 0, out=buffer[2])
-            signed_small = np.multiply(below, -2, out=buffer[3])
-            signed_small += 1
-            signed_small *= small
-            if pw is None:
-                # (1 - y) sigma(x) - y sigma(-x) = (1 - m - y) - s'
-                np.subtract(1, below, out=g)
-                g -= y
-                g -= signed_small
-            else:
-                # (1 - y) sigma(x) - p_w y sigma(-x)
-                np.subtract(np.subtract(1, below, out=g), signed_small, out=g)
-                g *= np.subtract(1, y, out=buffer[0])
-                np.add(below, signed_small, out=signed_small)
-                signed_small *= y
-                np.multiply(pw, signed_small, out=signed_small)
-                g -= signed_small
-            if w is not None:
-                np.multiply(w, g, out=g)
-            if reduction == "mean":
-                np.divide(g, x_rows.size, out=g)
-
-    for_each_row_block(block, *x_rows.shape)
-    value = None
-    if want_value:
-        if losses is not None:
-            value = check.to_output(losses.reshape(shape), dtype)
-        else:
-            # Added in row order, whichever thread finished first: the same total on every run.
-            total = sum(block_sums[start] for start in sorted(block_sums))
-            value = check.to_output(total if reduction == "sum" else total / x_rows.size, dtype)
-    return value, (grad.reshape(shape) if want_grad else None)
-
-
-def binary_cross_entropy_with_logits(logits, target, weight=None, pos_weight=None, reduction="mean"):
+def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=None, reduction="mean"):
     r"""Binary cross-entropy of :math:`\sigma(x)` against targets in [0, 1], computed from logits.
 
     Parameters
@@ -126,11 +38,14 @@ def binary_cross_entropy_with_logits(logits, target, weight=None, pos_weight=Non
         Any shape; one logit per yes/no question.
     target : array_like, same shape as `logits`
         Labels 0 or 1, or probabilities in between.
-    weight : array_like, optional
-        Rescales each element's loss: shape (), (C,) for the last axis, or the shape of `logits`.
-    pos_weight : array_like, optional
-        Multiplies the positive term, per class (last axis): > 1 raises recall on rare positives.
-    reduction : {"mean", "sum", "none"}, default "mean"
+    weight : array_like, optional, keyword-only
+        Rescales each element's loss; broadcasts to the shape of `logits` as in PyTorch: shape
+        (), (1,), (C,) or (1, C) for the last axis, or the shape of `logits`.
+    pos_weight : array_like, optional, keyword-only
+        Multiplies the positive term, per class (last axis), with the same broadcasting: > 1
+        raises recall on rare positives, and shifts the predicted probabilities upward, away from
+        calibrated ones.
+    reduction : {"mean", "sum", "none"}, default "mean", keyword-only
 
     Notes
     -----
@@ -146,65 +61,41 @@ def binary_cross_entropy_with_logits(logits, target, weight=None, pos_weight=Non
     >>> binary_cross_entropy_with_logits([-800.0], [1.0])  # log(sigmoid(-800)) would be -inf
     np.float64(800.0)
     """
-    value, _ = _bce_with_logits(logits, target, weight, pos_weight, reduction, True, False)
-    return value
+    x, y, w, pw = _check_bce(logits, target, weight, pos_weight, reduction)
+    # log(1 - sigma(x)) = log sigma(-x): both logarithms from the stable log_sigmoid.
+    losses = -w * (pw * y * log_sigmoid(x) + (1 - y) * log_sigmoid(-x))
+    return reduce_losses(losses, reduction, x.dtype)
 
 
-def binary_cross_entropy_with_logits_grad(logits, target, weight=None, pos_weight=None, reduction="mean"):
+def binary_cross_entropy_with_logits_grad(logits, target, *, weight=None, pos_weight=None, reduction="mean"):
     r"""Gradient of :func:`binary_cross_entropy_with_logits` with respect to `logits`.
 
     Notes
     -----
-    .. math:: \frac{\partial \ell}{\partial x} = w \left[ (p_w y + 1 - y)\, \sigma(x) - p_w y \right],
+    With :math:`\sigma'(x) = \sigma(x)\,\sigma(-x)`, :math:`\frac{d}{dx}\log\sigma(x) = \sigma(-x)`
+    and :math:`\frac{d}{dx}\log\sigma(-x) = -\sigma(x)`, so
 
-    which is :math:`w\,(\sigma(x) - y)` without `pos_weight`.
+    .. math:: \frac{\partial \ell}{\partial x} = w \left[ (1 - y)\, \sigma(x) - p_w\, y\, \sigma(-x) \right],
+
+    which is :math:`w\,(\sigma(x) - y)` without `pos_weight`. Written with both :math:`\sigma(x)` and
+    :math:`\sigma(-x)`, neither term suffers the cancellation of :math:`\sigma(x) - 1` at a confident
+    positive.
     """
-    _, grad = _bce_with_logits(logits, target, weight, pos_weight, reduction, False, True)
-    return grad
+    x, y, w, pw = _check_bce(logits, target, weight, pos_weight, reduction)
+    grad = w * ((1 - y) * sigmoid(x) - pw * y * sigmoid(-x))
+    return reduce_grad(grad, reduction, x.dtype)
 
 
-def binary_cross_entropy_with_logits_value_and_grad(logits, target, weight=None, pos_weight=None, reduction="mean"):
-    r"""Both :func:`binary_cross_entropy_with_logits` and its gradient, for the cost of one.
-
-    The loss needs :math:`\log(1 + e^{-|x|})` and the gradient needs :math:`\sigma(x)`; both come
-    from the same :math:`e^{-|x|}`, computed once here. Same arguments as
-    :func:`binary_cross_entropy_with_logits`.
-
-    Returns
-    -------
-    value : numpy scalar or numpy.ndarray
-        What :func:`binary_cross_entropy_with_logits` returns.
-    grad : numpy.ndarray
-        What :func:`binary_cross_entropy_with_logits_grad` returns, shaped like `logits`.
-
-    Examples
-    --------
-    >>> from lossbook import binary_cross_entropy_with_logits_value_and_grad
-    >>> value, grad = binary_cross_entropy_with_logits_value_and_grad([2.0, -1.0], [1.0, 0.0])
-    >>> value.round(4), grad.round(4)
-    (np.float64(0.2201), array([-0.0596,  0.1345]))
-    """
-    return _bce_with_logits(logits, target, weight, pos_weight, reduction, True, True)
+def _check_focal(logits, target, alpha, gamma, reduction):
+    logits, target = _check_pair(logits, target, reduction)
+    alpha = check.check_real_number(alpha, "alpha", at_most=1)  # negative turns the weighting off
+    gamma = check.check_real_number(gamma, "gamma", at_least=0)
+    return logits, target, alpha, gamma
 
 
-def _check_gamma(gamma):
-    if isinstance(gamma, bool) or not isinstance(gamma, (int, float, np.floating, np.integer)):
-        raise TypeError(f"gamma must be a real number; got {type(gamma).__name__}")
-    if not np.isfinite(gamma) or gamma < 0:
-        raise ValueError(f"gamma must be a finite number >= 0; got {gamma}")
-    return float(gamma)
-
-
-def _check_alpha(alpha):
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating, np.integer)):
-        raise TypeError(f"alpha must be a real number; got {type(alpha).__name__}")
-    if not np.isfinite(alpha) or alpha > 1:
-        raise ValueError(f"alpha must lie in [0, 1], or be negative to turn the weighting off; got {alpha}")
-    return float(alpha)
-
-
-def _focal_parts(logits, target, alpha, gamma):
-    probs, complement = sigmoid(logits), sigmoid(-logits)  # both accurate, even near 0 and 1
+def _focal_parts(logits, target, alpha):
+    """p, 1 - p, the miss probability q = 1 - p_t, the binary cross-entropy, and alpha_t."""
+    probs, complement = sigmoid(logits), sigmoid(-logits)  # p and 1 - p, both accurate even near 0 and 1
     # 1 - p_t, the probability left to the wrong answer, computed without cancellation.
     miss = probs * (1 - target) + complement * target
     ce = -(target * log_sigmoid(logits) + (1 - target) * log_sigmoid(-logits))
@@ -212,19 +103,19 @@ def _focal_parts(logits, target, alpha, gamma):
     return probs, complement, miss, ce, alpha_t
 
 
-def sigmoid_focal_loss(logits, target, alpha=0.25, gamma=2.0, reduction="none"):
+def sigmoid_focal_loss(logits, target, *, alpha=0.25, gamma=2.0, reduction="none"):
     r"""Focal loss (Lin et al., 2017): binary cross-entropy scaled down on easy examples.
 
     Parameters
     ----------
     logits, target : array_like, same shape
         As in :func:`binary_cross_entropy_with_logits`.
-    alpha : float, default 0.25
+    alpha : float <= 1, default 0.25, keyword-only
         Weight of the positives, :math:`\alpha_t = \alpha y + (1 - \alpha)(1 - y)`; a negative
         alpha turns the weighting off (as in torchvision).
-    gamma : float >= 0, default 2.0
+    gamma : float >= 0, default 2.0, keyword-only
         Focusing strength; 0 gives (alpha-weighted) binary cross-entropy.
-    reduction : {"none", "mean", "sum"}, default "none" (torchvision's default)
+    reduction : {"none", "mean", "sum"}, default "none" (torchvision's default), keyword-only
 
     Notes
     -----
@@ -237,13 +128,12 @@ def sigmoid_focal_loss(logits, target, alpha=0.25, gamma=2.0, reduction="none"):
     >>> sigmoid_focal_loss([3.0, -3.0], [1.0, 1.0]).round(5)  # an easy and a hard positive
     array([0.00003, 0.69157])
     """
-    alpha, gamma = _check_alpha(alpha), _check_gamma(gamma)
-    logits, target = _prepare(logits, target, reduction)
-    _, _, miss, ce, alpha_t = _focal_parts(logits, target, alpha, gamma)
+    logits, target, alpha, gamma = _check_focal(logits, target, alpha, gamma, reduction)
+    _, _, miss, ce, alpha_t = _focal_parts(logits, target, alpha)
     return reduce_losses(alpha_t * miss**gamma * ce, reduction, logits.dtype)
 
 
-def sigmoid_focal_loss_grad(logits, target, alpha=0.25, gamma=2.0, reduction="none"):
+def sigmoid_focal_loss_grad(logits, target, *, alpha=0.25, gamma=2.0, reduction="none"):
     r"""Gradient of :func:`sigmoid_focal_loss` with respect to `logits`, finite everywhere.
 
     Notes
@@ -257,9 +147,8 @@ def sigmoid_focal_loss_grad(logits, target, alpha=0.25, gamma=2.0, reduction="no
     (:math:`q = 0`), where automatic differentiation of torchvision's formula gives
     :math:`0 \cdot \infty = \text{nan}`; the product tends to 0 there, which is what this returns.
     """
-    alpha, gamma = _check_alpha(alpha), _check_gamma(gamma)
-    logits, target = _prepare(logits, target, reduction)
-    probs, complement, miss, ce, alpha_t = _focal_parts(logits, target, alpha, gamma)
+    logits, target, alpha, gamma = _check_focal(logits, target, alpha, gamma, reduction)
+    probs, complement, miss, ce, alpha_t = _focal_parts(logits, target, alpha)
     dmiss = (1 - 2 * target) * probs * complement
     # q^(gamma - 1) * dq/dx * BCE -> 0 as q -> 0; evaluate it only where q > 0.
     with np.errstate(divide="ignore", invalid="ignore"):

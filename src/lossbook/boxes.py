@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossbook import _validation as check
+from lossbook._reduction import reduce_grad, reduce_losses
 
 
 def _check_boxes(boxes, name):
@@ -65,7 +66,7 @@ def _check_pairs(boxes1, boxes2, reduction, eps):
     if boxes1.shape != boxes2.shape:
         raise ValueError(f"boxes1 and boxes2 must pair up row by row; got shapes {boxes1.shape} and {boxes2.shape}")
     check.check_reduction(reduction)
-    eps = check.check_nonnegative_number(eps, "eps")
+    eps = check.check_real_number(eps, "eps", at_least=0)
     return boxes1, boxes2.astype(boxes1.dtype, copy=False), eps
 
 
@@ -106,15 +107,15 @@ def _giou_parts(boxes1, boxes2):
     )
 
 
-def generalized_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7):
+def generalized_box_iou_loss(boxes1, boxes2, *, reduction="none", eps=1e-7):
     r"""GIoU loss :math:`1 - \mathrm{GIoU}` between paired boxes, as in torchvision.
 
     Parameters
     ----------
     boxes1, boxes2 : array_like, shape (N, 4)
         Predicted and target boxes, paired row by row.
-    reduction : {"none", "mean", "sum"}, default "none" (torchvision's default)
-    eps : float, default 1e-7
+    reduction : {"none", "mean", "sum"}, default "none" (torchvision's default), keyword-only
+    eps : float, default 1e-7, keyword-only
         Keeps the divisions finite for boxes of zero area.
 
     Notes
@@ -133,10 +134,7 @@ def generalized_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7):
     boxes1, boxes2, eps = _check_pairs(boxes1, boxes2, reduction, eps)
     p = _giou_parts(boxes1, boxes2)
     giou = p.intersection / (p.union + eps) - (p.hull - p.union) / (p.hull + eps)
-    losses = 1 - giou
-    if reduction == "none":
-        return check.to_output(losses, boxes1.dtype)
-    return check.to_output(losses.sum() if reduction == "sum" else losses.mean(), boxes1.dtype)
+    return reduce_losses(1 - giou, reduction, boxes1.dtype)
 
 
 def _max_share(a, b):
@@ -144,7 +142,7 @@ def _max_share(a, b):
     return np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0))
 
 
-def generalized_box_iou_loss_grad(boxes1, boxes2, reduction="none", eps=1e-7):
+def generalized_box_iou_loss_grad(boxes1, boxes2, *, reduction="none", eps=1e-7):
     r"""Gradient of :func:`generalized_box_iou_loss` with respect to `boxes1`, shape (N, 4).
 
     Notes
@@ -171,7 +169,4 @@ def generalized_box_iou_loss_grad(boxes1, boxes2, reduction="none", eps=1e-7):
     union, hull, intersection = p.union[:, None], p.hull[:, None], p.intersection[:, None]
     d_iou = (d_intersection * (union + eps) - intersection * d_union) / (union + eps) ** 2
     d_penalty = ((d_hull - d_union) * (hull + eps) - (hull - union) * d_hull) / (hull + eps) ** 2
-    grad = -(d_iou - d_penalty)
-    if reduction == "mean":
-        grad = grad / len(grad)
-    return grad.astype(boxes1.dtype, copy=False)
+    return reduce_grad(-(d_iou - d_penalty), reduction, boxes1.dtype, len(boxes1))

@@ -15,12 +15,12 @@ import numpy as np
 from lossbook.datasets import load_digits, make_spiral
 from lossbook.models import LinearSoftmax, TwoLayerNet
 from lossbook.optim import GradientDescent, Momentum
-from lossbook.training import train
+from lossbook.training import train, train_detector
 
 # Defaults per (data, model). The spiral's are the CS231n case study's (its reg = 1e-3 with a 1/2
 # factor is lam = 5e-4 here); the digits' reach test accuracy 0.95 (linear) and 0.97 (network).
 DEFAULTS = {
-    # The capstone detector: Adam on fresh synthetic shapes every epoch (lossbook.detector).
+    # The capstone detector: Adam on fresh synthetic shapes every epoch (training.train_detector).
     ("shapes", "detector"): {"epochs": 8, "images_per_epoch": 10_000, "lr": 3e-3, "hidden": 256, "batch_size": 100},
     ("spiral", "linear"): {"steps": 200, "lr": 1.0, "reg": 5e-4, "momentum": 0.0, "hidden": None},
     ("spiral", "mlp"): {"steps": 10_000, "lr": 1.0, "reg": 5e-4, "momentum": 0.0, "hidden": 100},
@@ -118,8 +118,6 @@ def progress_bar(steps):
 
 
 def run_detector(args, options):
-    from lossbook.detector import train_detector
-
     batch_size = args.batch_size or options["batch_size"]
     steps = options["epochs"] * -(-options["images_per_epoch"] // batch_size)
     run = train_detector(

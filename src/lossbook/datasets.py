@@ -1,12 +1,20 @@
-"""Data sets for the training chapters: the CS231n spiral (generated) and scikit-learn's 8x8 digits.
+"""Data sets for the training chapters: the CS231n spiral, scikit-learn's 8x8 digits and the shapes.
 
-Nothing is downloaded: the spiral is generated from a random generator the caller passes, and the
-digits (1,797 images) ship inside scikit-learn, which is imported only when they are asked for.
+Nothing is downloaded: the spiral and the shapes are generated from a random generator the caller
+passes, and the digits (1,797 images) ship inside scikit-learn, which is imported only when they are
+asked for.
+
+The shapes are the capstone's detection data set: small grayscale images holding one square, disk
+or triangle, or nothing. Each image answers the three questions of the detection head
+``output = C + 1 + 4``: is there an object (the 1), which of the C = 3 shapes is it (the C), and
+where is its bounding box (the 4). A training loop can draw fresh images every epoch from the same
+generator.
 """
 
 import numpy as np
 
 from lossbook._validation import check_integer, check_nonnegative_number
+from lossbook.detection import IGNORE_INDEX
 
 
 def make_spiral(n_per_class=100, num_classes=3, noise=0.2, rng=None):
@@ -99,10 +107,124 @@ def load_digits(test_fraction=0.25, rng=None):
     """
     if rng is None or not hasattr(rng, "permutation"):
         raise TypeError("rng must be a numpy.random.Generator; pass np.random.default_rng(seed)")
-    from sklearn.datasets import load_digits as sklearn_load_digits  # heavy: only when asked for
+    try:
+        from sklearn.datasets import load_digits as sklearn_load_digits  # heavy: only when asked for
+    except ImportError:
+        raise ImportError("load_digits needs scikit-learn, which ships the digits: pip install 'lossbook[digits]'") from None
 
     digits = sklearn_load_digits()
     X = digits.data / 16.0  # pixel intensities are 0..16
     y = digits.target.astype(np.int64)
     train, test = stratified_split(y, test_fraction, rng)
     return X[train], y[train], X[test], y[test]
+
+
+SHAPE_NAMES = ("square", "disk", "triangle")
+"""Class names, in label order: label 0 is a square, 1 a disk, 2 a triangle."""
+
+
+def _check_rng(rng):
+    if rng is None or not hasattr(rng, "uniform") or not hasattr(rng, "integers"):
+        raise TypeError("rng must be a numpy.random.Generator; pass np.random.default_rng(seed)")
+    return rng
+
+
+def make_shapes(n_images, rng, size=32, p_empty=0.2, min_size=8, max_size=20, noise=0.05):
+    r"""Draw `n_images` images, each empty or holding one filled square, disk or triangle.
+
+    An object is a square, a disk or an upright isosceles triangle (apex at the top), with a
+    bounding box of side :math:`s \sim U[\text{min\_size}, \text{max\_size}]` pixels placed uniformly
+    at random so that it lies inside the image. Its brightness is drawn from :math:`U[0.6, 1]` on a
+    black background; Gaussian noise of standard deviation `noise` is added to every pixel and the
+    result is clipped to [0, 1]. A pixel is part of the shape when its centre is.
+
+    Parameters
+    ----------
+    n_images : int
+        How many images, >= 1.
+    rng : numpy.random.Generator
+        The only source of randomness: the same generator state gives the same images.
+    size : int, default 32
+        Images are `size` x `size` pixels.
+    p_empty : float in [0, 1], default 0.2
+        Probability that an image holds no object.
+    min_size, max_size : float, default 8 and 20
+        Range of the object's side in pixels, ``1 <= min_size <= max_size <= size``.
+    noise : float >= 0, default 0.05
+        Standard deviation of the pixel noise.
+
+    Returns
+    -------
+    images : numpy.ndarray, shape (n_images, size, size), float32
+        Pixel intensities in [0, 1]; row index is y (downwards), column index is x.
+    has_object : numpy.ndarray, shape (n_images,), int64
+        1 where the image holds an object, 0 where it is empty.
+    labels : numpy.ndarray, shape (n_images,), int64
+        0 square, 1 disk, 2 triangle (see :data:`SHAPE_NAMES`); -100
+        (:data:`~lossbook.detection.IGNORE_INDEX`, the ``ignore_index`` of
+        :func:`~lossbook.classification.cross_entropy`) where the image is empty.
+    boxes : numpy.ndarray, shape (n_images, 4), float64
+        Bounding boxes ``(x1, y1, x2, y2)`` as fractions of the image side, in [0, 1] (multiply by
+        `size` for pixels; the corners are those of :mod:`lossbook.boxes`). NaN where the image is
+        empty, so that an empty image's box cannot slip into a loss or an average unnoticed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lossbook.datasets import SHAPE_NAMES, make_shapes
+    >>> images, has_object, labels, boxes = make_shapes(4, np.random.default_rng(0))
+    >>> images.shape, images.dtype, has_object.tolist()
+    ((4, 32, 32), dtype('float32'), [1, 1, 0, 0])
+    >>> labels.tolist(), [SHAPE_NAMES[label] for label in labels[has_object == 1]]
+    ([0, 2, -100, -100], ['square', 'triangle'])
+    >>> (boxes * 32).round(1)  # in pixels; the empty images have no box
+    array([[13.6, 12.2, 28.9, 27.5],
+           [ 0. ,  2.7, 16.8, 19.4],
+           [ nan,  nan,  nan,  nan],
+           [ nan,  nan,  nan,  nan]])
+    """
+    n_images = check_integer(n_images, "n_images")
+    if n_images < 1:
+        raise ValueError(f"n_images must be at least 1; got {n_images}")
+    rng = _check_rng(rng)
+    size = check_integer(size, "size")
+    if size < 2:
+        raise ValueError(f"size must be at least 2 pixels; got {size}")
+    p_empty = check_nonnegative_number(p_empty, "p_empty")
+    if p_empty > 1:
+        raise ValueError(f"p_empty must lie in [0, 1]; got {p_empty}")
+    min_size = check_nonnegative_number(min_size, "min_size")
+    max_size = check_nonnegative_number(max_size, "max_size")
+    if not 1 <= min_size <= max_size <= size:
+        raise ValueError(
+            f"min_size and max_size must satisfy 1 <= min_size <= max_size <= size = {size}; "
+            f"got min_size={min_size}, max_size={max_size}"
+        )
+    noise = check_nonnegative_number(noise, "noise")
+
+    # Every draw is made for every image, empty or not, so the stream does not depend on p_empty.
+    has_object = (rng.uniform(size=n_images) >= p_empty).astype(np.int64)
+    labels = rng.integers(0, len(SHAPE_NAMES), size=n_images)
+    side = rng.uniform(min_size, max_size, size=n_images)
+    x1 = rng.uniform(0, 1, size=n_images) * (size - side)
+    y1 = rng.uniform(0, 1, size=n_images) * (size - side)
+    brightness = rng.uniform(0.6, 1.0, size=n_images)
+    pixel_noise = rng.standard_normal((n_images, size, size), dtype=np.float32)
+
+    # Pixel centres, broadcast against one box per image.
+    centres = np.arange(size) + 0.5
+    u = ((centres[None, :] - x1[:, None]) / side[:, None]).astype(np.float32)[:, None, :]
+    v = ((centres[None, :] - y1[:, None]) / side[:, None]).astype(np.float32)[:, :, None]
+    # (u, v): each pixel centre's position in its image's box, in [0, 1] x [0, 1] when inside.
+    inside = (u >= 0) & (u <= 1) & (v >= 0) & (v <= 1)
+    square = inside
+    disk = (u - 0.5) ** 2 + (v - 0.5) ** 2 <= 0.25
+    triangle = inside & (np.abs(u - 0.5) <= v / 2)  # apex at the top centre, base along the bottom
+    kind = labels[:, None, None]
+    mask = np.where(kind == 0, square, np.where(kind == 1, disk, triangle)) & (has_object[:, None, None] == 1)
+
+    images = np.clip(mask * brightness[:, None, None].astype(np.float32) + np.float32(noise) * pixel_noise, 0, 1)
+    boxes = np.stack([x1, y1, x1 + side, y1 + side], axis=1) / size
+    boxes[has_object == 0] = np.nan
+    labels = np.where(has_object == 1, labels, IGNORE_INDEX)
+    return images, has_object, labels, boxes

@@ -97,21 +97,6 @@ def check_answer(got, expected, *, name="your answer", rtol=1e-7, atol=1e-12):
     print(f"{name}: correct.")
 
 
-def score_cases(rng, *, num_classes=(3, 10)):
-    """Standard inputs for functions of class scores: random rows, one row, a tie, and extreme scores.
-
-    Returns a list of ``(label, scores)`` pairs, float64 and one float32 case.
-    """
-    cases = []
-    for c in num_classes:
-        cases.append((f"random scores, 4 rows x {c} classes", rng.normal(scale=3.0, size=(4, c))))
-    cases.append(("one row (5, 4, 2)", np.array([[5.0, 4.0, 2.0]])))
-    cases.append(("equal scores", np.zeros((2, 3))))
-    cases.append(("extreme scores near 1e4", np.array([[1e4, 1e4 - 1, 1e4 - 3], [-1e4, 0.0, 1e4]])))
-    cases.append(("float32 scores", rng.normal(size=(3, 4)).astype(np.float32)))
-    return cases
-
-
 def check_expression(expression, reference, symbols, *, name="your expression", rng=None, trials=20, rtol=1e-9):
     """Check a SymPy expression in `symbols` against a NumPy `reference` function at random points.
 

@@ -1,8 +1,8 @@
 """The registry: every loss of the library, with what it takes to check it three ways.
 
-Each :class:`LossSpec` holds the value function, its gradient twin, the name of its SymPy definition
-in :mod:`lossbook.symbolic` (looked up only when asked for, so that ``import lossbook`` never pays
-for SymPy), and a generator of valid examples covering the loss's options. The test suite
+Each :class:`LossSpec` holds the value function, its gradient twin, its name (which is also the name
+of its SymPy definition in :mod:`lossbook.symbolic`, looked up only when asked for, so that
+``import lossbook`` never pays for SymPy), and a generator of valid examples covering the loss's options. The test suite
 parametrizes over :data:`LOSSES`: a loss registered here is checked against SymPy and finite
 differences the day it is added.
 """
@@ -35,13 +35,12 @@ class LossSpec:
     name: str
     loss: Callable
     grad: Callable
-    symbolic_name: str
     examples: Callable[[np.random.Generator], list]
 
     @property
     def symbolic(self):
         """The SymPy definition, imported on first use."""
-        return getattr(importlib.import_module("lossbook.symbolic"), self.symbolic_name)
+        return getattr(importlib.import_module("lossbook.symbolic"), self.name)
 
     def symbolic_value_and_grad(self, *args, **kwargs):
         """Value and gradient from the SymPy definition (see :func:`lossbook.symbolic.value_and_grad`)."""
@@ -113,6 +112,7 @@ def _bce_examples(rng):
             "weight-pos_weight", (logits, labels), {"weight": rng.uniform(0.5, 2, size=3), "pos_weight": rng.uniform(0.5, 4, size=3)}
         ),
         Example("elementwise-weight", (logits, labels), {"weight": rng.uniform(0.5, 2, size=(4, 3)), "pos_weight": 2.5}),
+        Example("row-vector-pos_weight", (logits, labels), {"pos_weight": rng.uniform(0.5, 4, size=(1, 3))}),
         Example("vector", (logits[0], labels[0])),
     ]
 
@@ -128,11 +128,13 @@ def _focal_examples(rng):
     ]
 
 
-def _regression_examples(rng, option=None, values=()):
+def _regression_examples(rng, option=None, values=(), weighted=True):
     prediction = rng.normal(scale=2.0, size=(3, 4))
     target = rng.normal(scale=2.0, size=(3, 4))
     examples = _with_reductions("matrix", (prediction, target))
     examples += [Example(f"{option}-{v}", (prediction, target), {option: v}) for v in values]
+    if weighted:  # PyTorch's weight= for mse_loss, l1_loss and huber_loss
+        examples += _with_reductions("weight", (prediction, target), {"weight": rng.uniform(0.5, 2, size=(3, 4))})
     return examples + [Example("vector", (prediction[0], target[0]))]
 
 
@@ -175,50 +177,45 @@ def _kl_examples(rng):
 
 
 LOSSES = (
-    LossSpec("nll_loss", nll_loss, nll_loss_grad, "nll_loss", _nll_examples),
-    LossSpec("cross_entropy", cross_entropy, cross_entropy_grad, "cross_entropy", _cross_entropy_examples),
-    LossSpec("l2_penalty", l2_penalty, l2_penalty_grad, "l2_penalty", _l2_examples),
+    LossSpec("nll_loss", nll_loss, nll_loss_grad, _nll_examples),
+    LossSpec("cross_entropy", cross_entropy, cross_entropy_grad, _cross_entropy_examples),
+    LossSpec("l2_penalty", l2_penalty, l2_penalty_grad, _l2_examples),
     LossSpec(
         "binary_cross_entropy_with_logits",
         binary.binary_cross_entropy_with_logits,
         binary.binary_cross_entropy_with_logits_grad,
-        "binary_cross_entropy_with_logits",
         _bce_examples,
     ),
-    LossSpec("mse_loss", regression.mse_loss, regression.mse_loss_grad, "mse_loss", _regression_examples),
-    LossSpec("l1_loss", regression.l1_loss, regression.l1_loss_grad, "l1_loss", _regression_examples),
+    LossSpec("mse_loss", regression.mse_loss, regression.mse_loss_grad, _regression_examples),
+    LossSpec("l1_loss", regression.l1_loss, regression.l1_loss_grad, _regression_examples),
     LossSpec(
         "smooth_l1_loss",
         regression.smooth_l1_loss,
         regression.smooth_l1_loss_grad,
-        "smooth_l1_loss",
-        lambda rng: _regression_examples(rng, "beta", (0.0, 0.5, 3.0)),
+        lambda rng: _regression_examples(rng, "beta", (0.0, 0.5, 3.0), weighted=False),
     ),
     LossSpec(
         "huber_loss",
         regression.huber_loss,
         regression.huber_loss_grad,
-        "huber_loss",
         lambda rng: _regression_examples(rng, "delta", (0.5, 3.0)),
     ),
     LossSpec(
-        "sigmoid_focal_loss", binary.sigmoid_focal_loss, binary.sigmoid_focal_loss_grad, "sigmoid_focal_loss", _focal_examples
+        "sigmoid_focal_loss", binary.sigmoid_focal_loss, binary.sigmoid_focal_loss_grad, _focal_examples
     ),
     LossSpec(
         "generalized_box_iou_loss",
         boxes.generalized_box_iou_loss,
         boxes.generalized_box_iou_loss_grad,
-        "generalized_box_iou_loss",
         _giou_examples,
     ),
     LossSpec(
         "multi_margin_loss",
         classification.multi_margin_loss,
         classification.multi_margin_loss_grad,
-        "multi_margin_loss",
         _multi_margin_examples,
     ),
-    LossSpec("kl_div", classification.kl_div, classification.kl_div_grad, "kl_div", _kl_examples),
+    LossSpec("kl_div", classification.kl_div, classification.kl_div_grad, _kl_examples),
 )
 """Every loss of the library, in the order the course introduces them."""
 

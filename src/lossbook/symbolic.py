@@ -69,7 +69,7 @@ def _reduce(per_sample, denominator, reduction, batch_shape):
     return total if reduction == "sum" else total / denominator
 
 
-def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"):
+def nll_loss(log_probs, target, *, weight=None, ignore_index=-100, reduction="mean"):
     r""":math:`-w_{y_i} \log p_{i, y_i}` summed, or divided by the counted weight for the mean."""
     rows, batch_shape = _rows(log_probs)
     labels = np.asarray(target).reshape(-1)
@@ -84,7 +84,7 @@ def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"
     return _reduce(per_sample, denominator, reduction, batch_shape)
 
 
-def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+def cross_entropy(logits, target, *, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     r"""Cross-entropy :math:`-\sum_c w_c\, q_c \log p_c` with :math:`p = e^{z}/\sum e^{z}` and
     :math:`q = (1 - \varepsilon)\, y + \varepsilon / C`, the target smoothed toward uniform.
 
@@ -242,7 +242,7 @@ def sigmoid(x):
     return 1 / (1 + sp.exp(-x))
 
 
-def binary_cross_entropy_with_logits(logits, target, weight=None, pos_weight=None, reduction="mean"):
+def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=None, reduction="mean"):
     r""":math:`-w\,[p_w\, y \log \sigma(x) + (1 - y) \log(1 - \sigma(x))]` per element."""
     logits = _elementwise(logits)
     target = np.asarray(target, dtype=float)
@@ -254,7 +254,7 @@ def binary_cross_entropy_with_logits(logits, target, weight=None, pos_weight=Non
     return _reduce_elements(losses, reduction)
 
 
-def sigmoid_focal_loss(logits, target, alpha=0.25, gamma=2.0, reduction="none"):
+def sigmoid_focal_loss(logits, target, *, alpha=0.25, gamma=2.0, reduction="none"):
     r""":math:`\alpha_t (1 - p_t)^\gamma\, \mathrm{BCE}` with :math:`p_t = p y + (1 - p)(1 - y)`."""
     logits = _elementwise(logits)
     target = np.asarray(target, dtype=float)
@@ -269,46 +269,50 @@ def sigmoid_focal_loss(logits, target, alpha=0.25, gamma=2.0, reduction="none"):
     return _reduce_elements(losses, reduction)
 
 
-def _regression(input, target, reduction, elementwise):
+def _regression(input, target, reduction, elementwise, weight=None, divide_by_weight=False):
     input = _elementwise(input)
     target = np.asarray(target, dtype=float)
+    factor = _broadcast_factor(weight, input.shape)
     losses = np.empty(input.shape, dtype=object)
     for index in np.ndindex(input.shape):
-        losses[index] = elementwise(input[index] - sp.Float(target[index]))
-    return _reduce_elements(losses, reduction)
+        losses[index] = factor[index] * elementwise(input[index] - sp.Float(target[index]))
+    # PyTorch's weighted MSE and L1 means divide by the total weight (its Huber by the element count).
+    denominator = sp.Add(*factor.flat) if weight is not None and divide_by_weight else None
+    return _reduce_elements(losses, reduction, denominator)
 
 
-def mse_loss(input, target, reduction="mean"):
-    r""":math:`(x - y)^2` per element."""
-    return _regression(input, target, reduction, lambda e: e**2)
+def mse_loss(input, target, *, reduction="mean", weight=None):
+    r""":math:`w (x - y)^2` per element."""
+    return _regression(input, target, reduction, lambda e: e**2, weight, divide_by_weight=True)
 
 
-def l1_loss(input, target, reduction="mean"):
-    r""":math:`|x - y|` per element."""
-    return _regression(input, target, reduction, sp.Abs)
+def l1_loss(input, target, *, reduction="mean", weight=None):
+    r""":math:`w |x - y|` per element."""
+    return _regression(input, target, reduction, sp.Abs, weight, divide_by_weight=True)
 
 
-def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+def smooth_l1_loss(input, target, *, reduction="mean", beta=1.0):
     r"""Quadratic :math:`e^2 / (2\beta)` for :math:`|e| < \beta`, else :math:`|e| - \beta / 2`."""
     beta = sp.nsimplify(beta)
     if beta == 0:
-        return l1_loss(input, target, reduction)
+        return l1_loss(input, target, reduction=reduction)
     return _regression(
         input, target, reduction,
         lambda e: sp.Piecewise((e**2 / (2 * beta), sp.Abs(e) < beta), (sp.Abs(e) - beta / 2, True)),
     )
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0):
+def huber_loss(input, target, *, reduction="mean", delta=1.0, weight=None):
     r"""Quadratic :math:`e^2 / 2` for :math:`|e| \le \delta`, else :math:`\delta (|e| - \delta / 2)`."""
     delta = sp.nsimplify(delta)
     return _regression(
         input, target, reduction,
         lambda e: sp.Piecewise((e**2 / 2, sp.Abs(e) <= delta), (delta * (sp.Abs(e) - delta / 2), True)),
+        weight,
     )
 
 
-def generalized_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7):
+def generalized_box_iou_loss(boxes1, boxes2, *, reduction="none", eps=1e-7):
     r""":math:`1 - I/(U + \epsilon) + (C - U)/(C + \epsilon)` per pair of boxes, from min and max."""
     boxes1 = _elementwise(boxes1)
     boxes2 = np.asarray(boxes2, dtype=float)
@@ -325,7 +329,7 @@ def generalized_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7):
     return _reduce_elements(losses, reduction)
 
 
-def multi_margin_loss(logits, target, margin=1.0, weight=None, reduction="mean", *, p=1):
+def multi_margin_loss(logits, target, *, p=1, margin=1.0, weight=None, reduction="mean"):
     r""":math:`\frac{w_{y}}{C} \sum_{j \ne y} \max(0, m - x_y + x_j)^p` per sample; the mean divides by N."""
     rows, batch_shape = _rows(logits)
     labels = np.asarray(target).reshape(-1)
@@ -338,7 +342,7 @@ def multi_margin_loss(logits, target, margin=1.0, weight=None, reduction="mean",
     return _reduce(per_sample, len(per_sample), reduction, batch_shape)
 
 
-def kl_div(input, target, reduction="batchmean", log_target=False):
+def kl_div(input, target, *, reduction="mean", log_target=False):
     r""":math:`q (\log q - \log p)` per element with :math:`0 \log 0 = 0`; "batchmean" divides by N."""
     input = _elementwise(input)
     target = np.asarray(target, dtype=float)
@@ -352,5 +356,5 @@ def kl_div(input, target, reduction="batchmean", log_target=False):
         else:
             q = sp.Float(target[index])
             losses[index] = q * (sp.log(q) - input[index])
-    denominator = {"batchmean": input.shape[0], "mean": input.size, "sum": 1, "none": 1}[reduction]
+    denominator = {"batchmean": input.shape[0] if input.ndim else 1, "mean": input.size, "sum": 1, "none": 1}[reduction]
     return _reduce_elements(losses, reduction, denominator)

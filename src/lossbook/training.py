@@ -1,16 +1,24 @@
-"""The training loop: steps of an optimizer on a model's regularized loss, with a history.
+"""The training loops: a classifier on its regularized loss, and the detector on fresh shapes, with histories.
 
 :func:`train` runs full-batch gradient descent (``batch_size=None``) or minibatch SGD, logs the loss
 at a fixed interval (so a notebook's printed trace is the same on every run), and returns a
-:class:`History`. On a terminal the command line adds a progress bar through the ``progress``
-callback; nothing here draws or prints by itself except through ``log``.
+:class:`History`. :func:`train_detector` trains the capstone's :class:`~lossbook.models.Detector`
+with Adam on shapes drawn fresh every epoch and measures it with :func:`evaluate` on held-out shapes.
+On a terminal the command line adds a progress bar through the ``progress`` callback; nothing here
+draws or prints by itself except through ``log``.
 """
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from lossbook._validation import check_integer
+from lossbook._validation import check_integer, check_nonnegative_number
+from lossbook.boxes import box_iou
+from lossbook.datasets import SHAPE_NAMES, make_shapes
+from lossbook.detection import DEFAULT_BETA, TERMS
+from lossbook.models import Detector
+from lossbook.optim import Adam
 
 
 @dataclass
@@ -109,3 +117,204 @@ def train(
         if progress is not None:
             progress(step, loss)
     return history
+
+
+# ----------------------------------------------------------------------------------------------
+# The detector: metrics and training
+
+
+def paired_iou(boxes1, boxes2, chunk=512):
+    """IoU of row n of `boxes1` with row n of `boxes2` (the diagonal of :func:`~lossbook.boxes.box_iou`).
+
+    Examples
+    --------
+    >>> from lossbook.training import paired_iou
+    >>> paired_iou([[0, 0, 2, 2], [0, 0, 1, 1]], [[1, 1, 3, 3], [0, 0, 1, 1]]).round(4)
+    array([0.1429, 1.    ])
+    """
+    boxes1, boxes2 = np.asarray(boxes1, dtype=float), np.asarray(boxes2, dtype=float)
+    if boxes1.shape != boxes2.shape:
+        raise ValueError(f"boxes1 and boxes2 must pair up row by row; got shapes {boxes1.shape} and {boxes2.shape}")
+    return np.concatenate(
+        [np.diagonal(box_iou(boxes1[i : i + chunk], boxes2[i : i + chunk])) for i in range(0, len(boxes1), chunk)]
+    )
+
+
+def evaluate(model, images, has_object, labels, boxes):
+    """Objectness accuracy over every image; class accuracy and mean IoU over the images with an object.
+
+    An image counts as "object" when its objectness probability exceeds 1/2. Class accuracy and mean
+    IoU use the predicted class and box of every image that holds an object, whatever its
+    objectness, so they measure the C and the 4 of the head separately from the 1.
+
+    Returns
+    -------
+    dict
+        ``objectness_accuracy``, ``class_accuracy``, ``mean_iou`` (floats in [0, 1]).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lossbook.datasets import make_shapes
+    >>> from lossbook.models import Detector
+    >>> from lossbook.training import evaluate
+    >>> data = make_shapes(100, np.random.default_rng(1))
+    >>> untrained = Detector(1024, (32,), 3, np.random.default_rng(0))
+    >>> sorted(evaluate(untrained, *data))
+    ['class_accuracy', 'mean_iou', 'objectness_accuracy']
+    """
+    has_object = np.asarray(has_object)
+    present = has_object == 1
+    if not np.any(present):
+        raise ValueError("has_object must flag at least one image with an object, for class accuracy and IoU")
+    predicted = model.predict(images)
+    return {
+        "objectness_accuracy": float(np.mean((predicted["objectness"] > 0.5) == present)),
+        "class_accuracy": float(np.mean(predicted["label"][present] == np.asarray(labels)[present])),
+        "mean_iou": float(np.mean(paired_iou(predicted["boxes"][present], np.asarray(boxes)[present]))),
+    }
+
+
+def _lr_scale(epoch, epochs):
+    """1 for the first half of the epochs, then down in equal steps to 1/10 at the last epoch."""
+    half = (epochs + 1) // 2
+    if epoch < half:
+        return 1.0
+    return 1.0 - 0.9 * (epoch + 1 - half) / (epochs - half)
+
+
+@dataclass
+class DetectionHistory:
+    """The loss and its four unweighted terms at every step, and held-out metrics after every epoch."""
+
+    loss: list = field(default_factory=list)
+    terms: dict = field(default_factory=lambda: {name: [] for name in TERMS})
+    test_metrics: dict = field(default_factory=dict)
+
+    @property
+    def steps(self):
+        return len(self.loss)
+
+
+@dataclass
+class DetectionRun:
+    """What :func:`train_detector` returns: the trained model, its history and its metrics."""
+
+    model: Detector
+    history: DetectionHistory
+    metrics: dict
+
+
+def train_detector(
+    epochs=8,
+    images_per_epoch=10_000,
+    batch_size=100,
+    lr=3e-3,
+    seed=0,
+    hidden=(256, 128),
+    weights=None,
+    beta=DEFAULT_BETA,
+    n_test=2000,
+    fresh_images=True,
+    log=None,
+    progress=None,
+):
+    """Train a :class:`~lossbook.models.Detector` on fresh shapes every epoch, with Adam, and evaluate it on held-out shapes.
+
+    Everything random comes from ``np.random.default_rng(seed)``, in this order: the `n_test`
+    held-out images, the initial weights, then each epoch's `images_per_epoch` training images
+    (drawn fresh by default, so the network never sees an image twice and cannot memorise them) and
+    their shuffling into batches. The learning rate is held for the first half of the epochs, then
+    decays linearly to `lr` / 10.
+
+    Parameters
+    ----------
+    epochs : int, default 8
+    images_per_epoch : int, default 10000
+    batch_size : int, default 100
+    lr : float, default 3e-3
+        Adam's learning rate (before the decay of the second half).
+    seed : int, default 0
+    hidden : tuple of int, default (256, 128)
+        Hidden layer sizes of the network, so 1024-256-128-8 for 32 x 32 images and 3 classes.
+    weights : dict, optional
+        Loss weights, default :data:`~lossbook.detection.DEFAULT_WEIGHTS`.
+    beta : float, default :data:`~lossbook.detection.DEFAULT_BETA`
+    n_test : int, default 2000
+        Held-out images for the metrics.
+    fresh_images : bool, default True
+        Draw new training images every epoch. False draws `images_per_epoch` images once and trains
+        on them every epoch, in a new order each time (a fixed training set, which the network can
+        memorise).
+    log : callable, optional
+        Called with one line of text after every epoch (mean training loss, held-out metrics).
+    progress : callable, optional
+        Called as ``progress(step, loss)`` after every step (the command line's progress bar); there
+        are ``epochs * ceil(images_per_epoch / batch_size)`` steps.
+
+    Returns
+    -------
+    DetectionRun
+        ``.model``; ``.history`` (loss and terms per step, held-out metrics per epoch); ``.metrics``:
+        ``train_loss`` (mean over the last epoch), ``objectness_accuracy``, ``class_accuracy``,
+        ``mean_iou`` (held out), ``epochs``, ``steps``, ``seconds`` (wall time of the training loop).
+
+    Examples
+    --------
+    >>> from lossbook.training import train_detector
+    >>> run = train_detector(epochs=1, images_per_epoch=500, hidden=(32,), n_test=200, seed=0)
+    >>> sorted(run.metrics)  # doctest: +NORMALIZE_WHITESPACE
+    ['class_accuracy', 'epochs', 'mean_iou', 'objectness_accuracy', 'seconds', 'steps', 'train_loss']
+    >>> run.metrics["steps"], run.history.steps
+    (5, 5)
+    """
+    epochs = check_integer(epochs, "epochs")
+    images_per_epoch = check_integer(images_per_epoch, "images_per_epoch")
+    batch_size = check_integer(batch_size, "batch_size")
+    n_test = check_integer(n_test, "n_test")
+    seed = check_integer(seed, "seed")
+    if epochs < 1 or images_per_epoch < 1 or batch_size < 1 or n_test < 1:
+        raise ValueError(
+            f"epochs, images_per_epoch, batch_size and n_test must be >= 1; "
+            f"got {epochs}, {images_per_epoch}, {batch_size}, {n_test}"
+        )
+    lr = check_nonnegative_number(lr, "lr")
+    rng = np.random.default_rng(seed)
+    test_data = make_shapes(n_test, rng)
+    model = Detector(test_data[0][0].size, hidden, len(SHAPE_NAMES), rng)
+    optimizer = Adam(lr)
+    history = DetectionHistory()
+    start = time.perf_counter()
+    step = 0
+    for epoch in range(epochs):
+        optimizer.lr = lr * _lr_scale(epoch, epochs)
+        if fresh_images or epoch == 0:
+            images, has_object, labels, boxes = make_shapes(images_per_epoch, rng)
+        order = rng.permutation(images_per_epoch)
+        epoch_losses = []
+        for first in range(0, images_per_epoch, batch_size):
+            batch = order[first : first + batch_size]
+            loss, terms, grads = model.loss_and_grads(
+                images[batch], has_object[batch], labels[batch], boxes[batch], weights, beta
+            )
+            optimizer.step(model.params, grads)
+            history.loss.append(loss)
+            for name in TERMS:
+                history.terms[name].append(terms[name])
+            epoch_losses.append(loss)
+            if progress is not None:
+                progress(step, loss)
+            step += 1
+        history.test_metrics[epoch + 1] = evaluate(model, *test_data)
+        if log is not None:
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in history.test_metrics[epoch + 1].items())
+            log(f"epoch {epoch + 1}: training loss {np.mean(epoch_losses):.4f}; held out: {shown}")
+    seconds = time.perf_counter() - start
+    metrics = {
+        "train_loss": float(np.mean(epoch_losses)),
+        **history.test_metrics[epochs],
+        "epochs": epochs,
+        "steps": step,
+        "seconds": seconds,
+    }
+    return DetectionRun(model, history, metrics)
