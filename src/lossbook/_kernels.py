@@ -301,7 +301,9 @@ def bce_with_logits(logits, target, weight, pos_weight, reduction, want_value, w
     n_cols = shape[-1] if shape else 1
     x_rows, y_rows = logits.reshape(-1, n_cols), target.reshape(-1, n_cols)
     # A factor shaped like the logits is cut into the same row blocks; a scalar or per-class one broadcasts.
-    factors = [f.reshape(-1, n_cols) if f is not None and f.shape == shape and f.ndim else f for f in (weight, pos_weight)]
+    factors = [
+        f.reshape(-1, n_cols) if f is not None and f.shape == shape and f.ndim else f for f in (weight, pos_weight)
+    ]
     losses = np.empty(x_rows.shape, dtype) if want_value and reduction == "none" else None
     block_sums = {}  # start row -> sum of the block's losses, for "mean" and "sum"
     grad = np.empty(x_rows.shape, dtype) if want_grad else None

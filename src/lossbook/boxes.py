@@ -103,7 +103,9 @@ def _giou_parts(boxes1, boxes2):
     hull_w = np.maximum(x2, gx2) - np.minimum(x1, gx1)
     hull_h = np.maximum(y2, gy2) - np.minimum(y1, gy1)
     return _PairGeometry(
-        x1, y1, x2, y2, gx1, gy1, gx2, gy2, inner_w, inner_h, overlaps, intersection, union, hull_w, hull_h, hull_w * hull_h
+        x1=x1, y1=y1, x2=x2, y2=y2, gx1=gx1, gy1=gy1, gx2=gx2, gy2=gy2,
+        inner_w=inner_w, inner_h=inner_h, overlaps=overlaps, intersection=intersection, union=union,
+        hull_w=hull_w, hull_h=hull_h, hull=hull_w * hull_h,
     )
 
 

@@ -45,7 +45,7 @@ def _check_index_target(x, target, name, weight, ignore_index):
     labels = check.check_class_indices(target, x.shape, name, ignore_index).reshape(-1)
     class_weight = check.check_class_weight(weight, x.shape[min(1, x.ndim - 1)], x.dtype)
     counted = labels != ignore_index
-    labels = np.where(counted, labels, 0)  # any valid index; the row's weight of 0 cancels it
+    labels = np.where(counted, labels, 0)  # any valid index: an ignored row weighs 0 and is masked out
     row_weight = class_weight[labels] if class_weight is not None else np.ones(len(labels), x.dtype)
     return labels, counted, np.where(counted, row_weight, 0).astype(x.dtype), class_weight
 
@@ -53,8 +53,8 @@ def _check_index_target(x, target, name, weight, ignore_index):
 def _check_nll(log_probs, target, weight, ignore_index, reduction):
     log_probs = check.check_class_input(log_probs, "log_probs")
     check.check_reduction(reduction)
-    labels, _, row_weight, _ = _check_index_target(log_probs, target, "log_probs", weight, ignore_index)
-    return log_probs, labels, row_weight
+    labels, counted, row_weight, _ = _check_index_target(log_probs, target, "log_probs", weight, ignore_index)
+    return log_probs, labels, counted, row_weight
 
 
 def nll_loss(log_probs, target, *, weight=None, ignore_index=-100, reduction="mean"):
@@ -91,10 +91,11 @@ def nll_loss(log_probs, target, *, weight=None, ignore_index=-100, reduction="me
     >>> nll_loss(log_softmax([[5, 4, 2]]), [0]).round(4)
     np.float64(0.3490)
     """
-    log_probs, labels, row_weight = _check_nll(log_probs, target, weight, ignore_index, reduction)
+    log_probs, labels, counted, row_weight = _check_nll(log_probs, target, weight, ignore_index, reduction)
     rows = _to_rows(log_probs)
     picked = rows[np.arange(len(labels)), labels]  # log p_{i, y_i}
-    losses = row_weight * -picked
+    # An ignored sample costs nothing, even where its row holds -inf or nan.
+    losses = row_weight * np.where(counted, -picked, 0)
     return reduce_losses(losses.reshape(_sample_shape(log_probs.shape)), reduction, log_probs.dtype, row_weight.sum())
 
 
@@ -113,7 +114,7 @@ def nll_loss_grad(log_probs, target, *, weight=None, ignore_index=-100, reductio
     array([[-0.5,  0. ,  0. ],
            [ 0. , -0.5,  0. ]])
     """
-    log_probs, labels, row_weight = _check_nll(log_probs, target, weight, ignore_index, reduction)
+    log_probs, labels, _, row_weight = _check_nll(log_probs, target, weight, ignore_index, reduction)
     grad = np.zeros_like(_to_rows(log_probs))
     grad[np.arange(len(labels)), labels] -= row_weight
     grad = reduce_grad(grad, reduction, log_probs.dtype, row_weight.sum())
@@ -121,7 +122,8 @@ def nll_loss_grad(log_probs, target, *, weight=None, ignore_index=-100, reductio
 
 
 def _check_cross_entropy(logits, target, weight, ignore_index, reduction, label_smoothing):
-    """Checked logits, the smoothed target q as rows (M, C), the class weights (1 when None), and the mean's denominator.
+    """Checked logits, the smoothed target q as rows (M, C), the class weights (1 when None), which rows
+    count, and the mean's denominator.
 
     Index targets become one-hot rows (zero rows where ignored); probability targets stay as they
     are. Label smoothing mixes either with the uniform distribution.
@@ -149,7 +151,7 @@ def _check_cross_entropy(logits, target, weight, ignore_index, reduction, label_
     q = (1 - smoothing) * y + smoothing / num_classes  # the smoothed target
     q[~counted] = 0  # an ignored sample has no target at all
     w = class_weight if class_weight is not None else 1.0
-    return logits, q, w, denominator
+    return logits, q, w, counted, denominator
 
 
 def cross_entropy(logits, target, *, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -196,8 +198,11 @@ def cross_entropy(logits, target, *, weight=None, ignore_index=-100, reduction="
     >>> cross_entropy([[5, 4, 2]], [[1.0, 0.0, 0.0]]).round(4)  # the same target as probabilities
     np.float64(0.3490)
     """
-    logits, q, w, denominator = _check_cross_entropy(logits, target, weight, ignore_index, reduction, label_smoothing)
+    logits, q, w, counted, denominator = _check_cross_entropy(
+        logits, target, weight, ignore_index, reduction, label_smoothing
+    )
     log_p = log_softmax(_to_rows(logits), axis=1)
+    log_p[~counted] = 0  # an ignored sample costs nothing, even where its scores are not finite
     losses = np.sum(w * q * -log_p, axis=1)  # -sum_c w_c q_c log p_c, one loss per row
     return reduce_losses(losses.reshape(_sample_shape(logits.shape)), reduction, logits.dtype, denominator)
 
@@ -220,16 +225,22 @@ def cross_entropy_grad(logits, target, *, weight=None, ignore_index=-100, reduct
     >>> cross_entropy_grad([[5, 4, 2]], [0]).round(4)  # softmax minus the one-hot target
     array([[-0.2946,  0.2595,  0.0351]])
     """
-    logits, q, w, denominator = _check_cross_entropy(logits, target, weight, ignore_index, reduction, label_smoothing)
+    logits, q, w, counted, denominator = _check_cross_entropy(
+        logits, target, weight, ignore_index, reduction, label_smoothing
+    )
     p = softmax(_to_rows(logits), axis=1)
+    p[~counted] = 0  # an ignored sample has no gradient, even where its scores are not finite
     u = w * q  # the weighted smoothed target
     grad = np.sum(u, axis=1, keepdims=True) * p - u
     return _from_rows(reduce_grad(grad, reduction, logits.dtype, denominator), logits.shape)
 
 
 def _check_multi_margin(logits, target, p, margin, weight, reduction):
-    """Checked scores, their shape, the shape of the per-sample losses, labels (M,), the margin gaps z_ij
-    as rows (M, C), and the weight of each row."""
+    """Checked scores and labels, and the margin gaps z_ij = margin - x_{i, y_i} + x_ij as rows.
+
+    Returns the scores, their shape, the shape of the per-sample losses, the labels (M,), the gaps
+    (M, C) and the weight of each row.
+    """
     logits = check.as_float_array(logits, "logits")
     shape, sample_shape = logits.shape, _sample_shape(logits.shape)
     if logits.ndim <= 1 and np.shape(target) == (1,):  # one sample, its target given as [y] (PyTorch accepts it)
@@ -279,7 +290,8 @@ def multi_margin_loss(logits, target, *, p=1, margin=1.0, weight=None, reduction
     >>> multi_margin_loss([[3.0, 2.5, 0.0]], [0]).round(4)  # only class 1 is inside the margin: 0.5 / 3
     np.float64(0.1667)
     """
-    logits, _, sample_shape, labels, gaps, row_weight = _check_multi_margin(logits, target, p, margin, weight, reduction)
+    checked = _check_multi_margin(logits, target, p, margin, weight, reduction)
+    logits, _, sample_shape, labels, gaps, row_weight = checked
     hinge = np.maximum(gaps, 0) ** p  # max(0, z_ij)^p
     losses = row_weight * np.sum(hinge, axis=1) / gaps.shape[1]
     return reduce_losses(losses.reshape(sample_shape), reduction, logits.dtype)
@@ -306,6 +318,7 @@ KL_REDUCTIONS = ("mean", "batchmean", "sum", "none")
 
 
 def _check_kl(input, target, reduction, log_target):
+    """Checked arrays, and the reduction with its denominator ("batchmean" is a mean over the batch)."""
     input = check.as_float_array(input, "input")
     target = check.check_shaped_like(target, "target", input, "input")
     if not isinstance(reduction, str) or reduction not in KL_REDUCTIONS:

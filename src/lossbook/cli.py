@@ -58,7 +58,9 @@ def build_parser():
     t.add_argument("--batch-size", type=int, help="minibatch size; omit for full-batch gradient descent")
     t.add_argument("--momentum", type=float, help="momentum coefficient in [0, 1); 0 is plain gradient descent")
     t.add_argument("--seed", type=int, default=0, help="seed of every random draw (data, weights, batches) [0]")
-    t.add_argument("--plot", metavar="FILE", help="save the loss curve (and, for the spiral, the decision regions) to FILE")
+    t.add_argument(
+        "--plot", metavar="FILE", help="save the loss curve (and, for the spiral, the decision regions) to FILE"
+    )
     return parser
 
 

@@ -9,8 +9,6 @@ in their cross-check cell; the test suite runs the same comparison independently
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from lossbook import registry
 from lossbook.gradcheck import numerical_grad, relative_error
 
@@ -20,7 +18,8 @@ FINITE_DIFFERENCE_TOLERANCE = 1e-6
 
 @dataclass(frozen=True)
 class CheckRow:
-    """Largest relative errors for one example: value and gradient against SymPy, gradient against finite differences."""
+    """Largest relative errors for one example: value and gradient against SymPy, gradient against
+    finite differences."""
 
     label: str
     value_vs_sympy: float
@@ -46,7 +45,8 @@ class CrossCheckReport:
         lines = [
             f"{'example':<{width}}  value vs SymPy  grad vs SymPy  grad vs finite diff.",
             *(
-                f"{r.label:<{width}}  {r.value_vs_sympy:14.1e}  {r.grad_vs_sympy:13.1e}  {r.grad_vs_finite_differences:20.1e}"
+                f"{r.label:<{width}}  {r.value_vs_sympy:14.1e}  {r.grad_vs_sympy:13.1e}  "
+                f"{r.grad_vs_finite_differences:20.1e}"
                 for r in self.rows
             ),
             "",
@@ -85,7 +85,7 @@ def cross_check(name, rng):
         value = spec.loss(first, *rest, **example.kwargs)
         grad = spec.grad(first, *rest, **example.kwargs)
         sympy_value, sympy_grad = spec.symbolic_value_and_grad(first, *rest, **example.kwargs)
-        fd_grad = numerical_grad(lambda x: spec.loss(x, *rest, **example.kwargs), first)
+        fd_grad = numerical_grad(lambda x, rest=rest, kwargs=example.kwargs: spec.loss(x, *rest, **kwargs), first)
         rows.append(
             CheckRow(
                 example.label,

@@ -110,7 +110,9 @@ def load_digits(test_fraction=0.25, rng=None):
     try:
         from sklearn.datasets import load_digits as sklearn_load_digits  # heavy: only when asked for
     except ImportError:
-        raise ImportError("load_digits needs scikit-learn, which ships the digits: pip install 'lossbook[digits]'") from None
+        raise ImportError(
+            "load_digits needs scikit-learn, which ships the digits: pip install 'lossbook[digits]'"
+        ) from None
 
     digits = sklearn_load_digits()
     X = digits.data / 16.0  # pixel intensities are 0..16

@@ -117,7 +117,9 @@ def decode_boxes_backward(box_outputs, grad_corners):
     box_outputs = _check_box_outputs(box_outputs, "box_outputs")
     grad_corners = check.as_float_array(grad_corners, "grad_corners")
     if grad_corners.shape != box_outputs.shape:
-        raise ValueError(f"grad_corners must have the shape of box_outputs {box_outputs.shape}; got {grad_corners.shape}")
+        raise ValueError(
+            f"grad_corners must have the shape of box_outputs {box_outputs.shape}; got {grad_corners.shape}"
+        )
     s = sigmoid(box_outputs)
     gx1, gy1, gx2, gy2 = grad_corners.T
     grad_decoded = np.stack([gx1 + gx2, gy1 + gy2, (gx2 - gx1) / 2, (gy2 - gy1) / 2], axis=1)
@@ -259,8 +261,10 @@ def detection_loss(outputs, has_object, labels, boxes, weights=None, beta=DEFAUL
 
     .. math:: L = \lambda_{\text{obj}} \frac{1}{N} \sum_{n} \operatorname{BCE}(z_n, o_n)
               + \lambda_{\text{cls}} \frac{1}{K} \sum_{n:\, o_n = 1} \operatorname{CE}(s_n, y_n)
-              + \lambda_{\text{box}} \frac{1}{K} \sum_{n:\, o_n = 1} \sum_{j=1}^{4} \operatorname{smooth}_{L1}(\hat b_{nj} - b_{nj})
-              + \lambda_{\text{giou}} \frac{1}{K} \sum_{n:\, o_n = 1} \bigl(1 - \operatorname{GIoU}(\hat b_n, b_n)\bigr).
+              + \lambda_{\text{box}} \frac{1}{K} \sum_{n:\, o_n = 1} \sum_{j=1}^{4}
+                \operatorname{smooth}_{L1}(\hat b_{nj} - b_{nj})
+              + \lambda_{\text{giou}} \frac{1}{K} \sum_{n:\, o_n = 1}
+                \bigl(1 - \operatorname{GIoU}(\hat b_n, b_n)\bigr).
 
     Objectness is learned from every image; class and box only from images that hold an object,
     since an empty image has neither. With :math:`K = 0` the last three terms are 0.

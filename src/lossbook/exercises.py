@@ -41,14 +41,16 @@ def compare(got, expected, *, rtol=1e-7, atol=1e-12, what="the answer"):
     if isinstance(expected, tuple):
         if not isinstance(got, tuple) or len(got) != len(expected):
             raise ExerciseError(f"{what} must be a tuple of {len(expected)} items; got {_describe(got)}")
-        for index, (g, e) in enumerate(zip(got, expected)):
+        for index, (g, e) in enumerate(zip(got, expected, strict=True)):
             compare(g, e, rtol=rtol, atol=atol, what=f"item {index} of {what}")
         return
     got_array, expected_array = np.asarray(got), np.asarray(expected)
     if got_array.shape != expected_array.shape:
         raise ExerciseError(f"{what} has shape {got_array.shape}; expected shape {expected_array.shape}")
     if expected_array.dtype.kind == "f" and got_array.dtype.kind == "f" and got_array.dtype != expected_array.dtype:
-        raise ExerciseError(f"{what} has dtype {got_array.dtype}; expected {expected_array.dtype} (keep the input's precision)")
+        raise ExerciseError(
+            f"{what} has dtype {got_array.dtype}; expected {expected_array.dtype} (keep the input's precision)"
+        )
     if got_array.dtype.kind not in "fiub":
         raise ExerciseError(f"{what} must hold numbers; got {_describe(got)}")
     with np.errstate(invalid="ignore"):
@@ -78,13 +80,16 @@ def check_function(student, reference, cases, *, name=None, rtol=1e-7, atol=1e-1
         except NotImplementedError:
             raise ExerciseError(f"{name} is not written yet (it raises NotImplementedError)") from None
         except Exception as error:  # the student's bug, reported with the input that triggered it
-            raise ExerciseError(f"{name} raised {type(error).__name__}: {error}\n  on {label}: {_args(args)}") from error
+            raise ExerciseError(
+                f"{name} raised {type(error).__name__}: {error}\n  on {label}: {_args(args)}"
+            ) from error
         try:
             compare(got, expected, rtol=rtol, atol=atol, what=f"{name} on {label}")
         except ExerciseError as error:
             raise ExerciseError(f"{error}\n  inputs: {_args(args)}") from None
     count = len(cases)
-    print(f"{name}: {count} case{'s' if count != 1 else ''} agree{'s' if count == 1 else ''} with the reference (relative tolerance {rtol:g}).")
+    cases_agree = f"{count} case{'s' if count != 1 else ''} agree{'s' if count == 1 else ''}"
+    print(f"{name}: {cases_agree} with the reference (relative tolerance {rtol:g}).")
 
 
 def _args(args):
@@ -122,5 +127,5 @@ def check_expression(expression, reference, symbols, *, name="your expression", 
     for _ in range(trials):
         point = rng.normal(scale=2.0, size=len(symbols))
         compare(float(evaluate(*point)), float(reference(*point)), rtol=rtol, atol=1e-12,
-                what=f"{name} at {dict(zip(map(str, symbols), np.round(point, 4)))}")
+                what=f"{name} at {dict(zip(map(str, symbols), np.round(point, 4), strict=True))}")
     print(f"{name}: agrees with the reference at {trials} random points.")

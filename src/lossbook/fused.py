@@ -111,7 +111,7 @@ def cross_entropy_value_and_grad(
     >>> value.round(4), grad.round(4)
     (np.float64(0.349), array([[-0.2946,  0.2595,  0.0351]]))
     """
-    options = {"weight": weight, "ignore_index": ignore_index, "reduction": reduction, "label_smoothing": label_smoothing}
+    options = dict(weight=weight, ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing)
     plain = _plain_cross_entropy(logits, target, weight, ignore_index, reduction, label_smoothing)
     if plain is None:
         return cross_entropy(logits, target, **options), cross_entropy_grad(logits, target, **options)

@@ -79,8 +79,7 @@ class LinearSoftmax(Classifier):
 
     def forward(self, X):
         X = np.asarray(X, dtype=float)
-        scores = X @ self.params["W"]
-        scores += self.params["b"]  # in place: no temporary to allocate for the sum
+        scores = X @ self.params["W"] + self.params["b"]
         return scores, X
 
     def backward(self, dscores, X):
@@ -109,13 +108,8 @@ class TwoLayerNet(Classifier):
 
     def forward(self, X):
         X = np.asarray(X, dtype=float)
-        # max(0, X W1 + b1) in place: a fresh temporary costs an allocation and, when the allocator
-        # has returned its memory to the system, page faults that can exceed the arithmetic.
-        hidden = X @ self.params["W1"]
-        hidden += self.params["b1"]
-        np.maximum(hidden, 0, out=hidden)
-        scores = hidden @ self.params["W2"]
-        scores += self.params["b2"]
+        hidden = np.maximum(0, X @ self.params["W1"] + self.params["b1"])  # ReLU
+        scores = hidden @ self.params["W2"] + self.params["b2"]
         return scores, (X, hidden)
 
     def backward(self, dscores, cache):
@@ -166,11 +160,13 @@ class Detector:
         num_classes = check.check_integer(num_classes, "num_classes")
         hidden = tuple(check.check_integer(h, "hidden") for h in hidden)
         if n_pixels < 1 or num_classes < 1 or any(h < 1 for h in hidden):
-            raise ValueError(f"n_pixels, num_classes and hidden sizes must be >= 1; got {n_pixels}, {num_classes}, {hidden}")
+            raise ValueError(
+                f"n_pixels, num_classes and hidden sizes must be >= 1; got {n_pixels}, {num_classes}, {hidden}"
+            )
         self.num_classes = num_classes
         sizes = (n_pixels, *hidden, 4 + 1 + num_classes)
         self.params = {}
-        for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
             gain = 2.0 if layer < len(sizes) - 1 else 0.01
             self.params[f"W{layer}"] = (np.sqrt(gain / fan_in) * rng.standard_normal((fan_in, fan_out))).astype(dtype)
             self.params[f"b{layer}"] = np.zeros((1, fan_out), dtype=dtype)

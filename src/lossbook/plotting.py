@@ -4,7 +4,6 @@ Matplotlib is imported here only, so the numeric library never pays for it.
 """
 
 import matplotlib
-
 import numpy as np
 
 
@@ -28,10 +27,13 @@ def plot_decision_regions(ax, model, X, y, resolution=300):
     predicted = model.predict(np.c_[grid_x.ravel(), grid_y.ravel()]).reshape(grid_x.shape)
     n_classes = int(max(y.max(), predicted.max())) + 1
     cmap = matplotlib.colormaps["tab10"].resampled(10)
-    ax.contourf(grid_x, grid_y, predicted, levels=np.arange(n_classes + 1) - 0.5, cmap=cmap, alpha=0.3, vmin=-0.5, vmax=9.5)
+    levels = np.arange(n_classes + 1) - 0.5
+    ax.contourf(grid_x, grid_y, predicted, levels=levels, cmap=cmap, alpha=0.3, vmin=-0.5, vmax=9.5)
     for label in range(n_classes):
         members = y == label
-        ax.scatter(X[members, 0], X[members, 1], s=12, color=cmap(label), edgecolor="k", linewidth=0.3, label=f"class {label}")
+        ax.scatter(
+            X[members, 0], X[members, 1], s=12, color=cmap(label), edgecolor="k", linewidth=0.3, label=f"class {label}"
+        )
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     ax.set_title(f"Decision regions (training accuracy {model.accuracy(X, y):.0%})")

@@ -86,7 +86,9 @@ def _cross_entropy_examples(rng):
             "index-weight-ignore-smoothing", (logits, with_ignored), {"weight": weight, "label_smoothing": 0.1}
         ),
         *_with_reductions("probabilities", (logits, probs)),
-        *_with_reductions("probabilities-weight-smoothing", (logits, probs), {"weight": weight, "label_smoothing": 0.3}),
+        *_with_reductions(
+            "probabilities-weight-smoothing", (logits, probs), {"weight": weight, "label_smoothing": 0.3}
+        ),
         Example("unbatched", (logits[0], target[0])),
         Example("unbatched-probabilities", (logits[0], probs[0])),
         *_with_reductions("spatial", (spatial, rng.integers(0, c, size=(2, 3))), {"weight": weight}),
@@ -109,9 +111,13 @@ def _bce_examples(rng):
         *_with_reductions("labels", (logits, labels)),
         *_with_reductions("soft-targets", (logits, soft)),
         *_with_reductions(
-            "weight-pos_weight", (logits, labels), {"weight": rng.uniform(0.5, 2, size=3), "pos_weight": rng.uniform(0.5, 4, size=3)}
+            "weight-pos_weight",
+            (logits, labels),
+            {"weight": rng.uniform(0.5, 2, size=3), "pos_weight": rng.uniform(0.5, 4, size=3)},
         ),
-        Example("elementwise-weight", (logits, labels), {"weight": rng.uniform(0.5, 2, size=(4, 3)), "pos_weight": 2.5}),
+        Example(
+            "elementwise-weight", (logits, labels), {"weight": rng.uniform(0.5, 2, size=(4, 3)), "pos_weight": 2.5}
+        ),
         Example("row-vector-pos_weight", (logits, labels), {"pos_weight": rng.uniform(0.5, 4, size=(1, 3))}),
         Example("vector", (logits[0], labels[0])),
     ]

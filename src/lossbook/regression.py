@@ -75,7 +75,8 @@ def l1_loss_grad(input, target, *, reduction="mean", weight=None):
 def smooth_l1_loss(input, target, *, reduction="mean", beta=1.0):
     r"""Smooth L1 loss (Fast R-CNN): quadratic below `beta`, linear above.
 
-    .. math:: \ell = \begin{cases} \tfrac{1}{2} e^2 / \beta & |e| < \beta \\ |e| - \tfrac{1}{2}\beta & \text{otherwise} \end{cases}
+    .. math:: \ell = \begin{cases} \tfrac{1}{2} e^2 / \beta & |e| < \beta \\
+              |e| - \tfrac{1}{2}\beta & \text{otherwise} \end{cases}
 
     with :math:`e = x - y`; ``beta=0`` is exactly :func:`l1_loss`. It equals
     :func:`huber_loss` with ``delta=beta`` divided by `beta`.
@@ -116,7 +117,8 @@ def _check_delta(delta):
 def huber_loss(input, target, *, reduction="mean", delta=1.0, weight=None):
     r"""Huber loss (Huber, 1964): quadratic below `delta`, linear with slope `delta` above.
 
-    .. math:: \ell = \begin{cases} \tfrac{1}{2} e^2 & |e| \le \delta \\ \delta\,(|e| - \tfrac{1}{2}\delta) & \text{otherwise} \end{cases}
+    .. math:: \ell = \begin{cases} \tfrac{1}{2} e^2 & |e| \le \delta \\
+              \delta\,(|e| - \tfrac{1}{2}\delta) & \text{otherwise} \end{cases}
 
     Examples
     --------

@@ -1,4 +1,4 @@
-"""Numerically stable primitives: log-sum-exp, softmax, log-softmax (with their gradients), sigmoid, log-sigmoid, softplus.
+"""Numerically stable primitives: log-sum-exp, softmax, log-softmax, sigmoid, log-sigmoid, softplus, and gradients.
 
 Every loss in the library is built from these few functions. Each one is written so that no
 intermediate value can overflow: exponentials are only ever taken of numbers <= 0.
@@ -137,7 +137,8 @@ def softmax(x, axis=-1, dtype=None):
     if x.ndim == 0:  # one score: a distribution over a single class
         return softmax(x.reshape(1), 0)[0]
     exps = np.exp(x - _finite_max(x, axis))  # e^(x_i - m): every exponent <= 0
-    return exps / np.sum(exps, axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore"):  # a row of all -inf scores has no distribution: nan, as in PyTorch
+        return exps / np.sum(exps, axis=axis, keepdims=True)
 
 
 def log_softmax(x, axis=-1, dtype=None):
@@ -190,7 +191,7 @@ def _check_vjp_arguments(x, grad_output, axis):
 
 
 def softmax_grad(x, grad_output, axis=-1):
-    r"""The gradient of :math:`\sum g \odot \operatorname{softmax}(x)` with respect to x: :math:`p \odot (g - \langle g, p\rangle)`.
+    r"""The gradient of :math:`\sum g \odot \operatorname{softmax}(x)` in x: :math:`p \odot (g - \langle g, p\rangle)`.
 
     Parameters
     ----------

@@ -75,7 +75,7 @@ def nll_loss(log_probs, target, *, weight=None, ignore_index=-100, reduction="me
     labels = np.asarray(target).reshape(-1)
     weight = _class_weights(weight, rows.shape[1])
     per_sample, denominator = [], 0
-    for row, label in zip(rows, labels):
+    for row, label in zip(rows, labels, strict=True):
         if label == ignore_index:
             per_sample.append(sp.Integer(0))
             continue
@@ -100,7 +100,7 @@ def cross_entropy(logits, target, *, weight=None, ignore_index=-100, reduction="
     weight = _class_weights(weight, num_classes)
     eps = sp.nsimplify(label_smoothing)
     per_sample, denominator = [], 0
-    for z, t in zip(rows, target_rows):
+    for z, t in zip(rows, target_rows, strict=True):
         if probability_targets:
             y = [sp.Float(v) for v in t]
             denominator += 1
@@ -318,7 +318,7 @@ def generalized_box_iou_loss(boxes1, boxes2, *, reduction="none", eps=1e-7):
     boxes2 = np.asarray(boxes2, dtype=float)
     eps = sp.Float(eps)
     losses = np.empty(len(boxes1), dtype=object)
-    for n, ((x1, y1, x2, y2), target) in enumerate(zip(boxes1, boxes2)):
+    for n, ((x1, y1, x2, y2), target) in enumerate(zip(boxes1, boxes2, strict=True)):
         gx1, gy1, gx2, gy2 = (sp.Float(v) for v in target)
         inner_w = sp.Min(x2, gx2) - sp.Max(x1, gx1)
         inner_h = sp.Min(y2, gy2) - sp.Max(y1, gy1)
@@ -337,7 +337,7 @@ def multi_margin_loss(logits, target, *, p=1, margin=1.0, weight=None, reduction
     weight = _class_weights(weight, num_classes)
     per_sample = [
         weight[y] * sp.Add(*[sp.Max(0, margin - z[y] + z[j]) ** p for j in range(num_classes) if j != y]) / num_classes
-        for z, y in zip(rows, labels)
+        for z, y in zip(rows, labels, strict=True)
     ]
     return _reduce(per_sample, len(per_sample), reduction, batch_shape)
 

@@ -219,7 +219,7 @@ def train_detector(
     log=None,
     progress=None,
 ):
-    """Train a :class:`~lossbook.models.Detector` on fresh shapes every epoch, with Adam, and evaluate it on held-out shapes.
+    """Train a :class:`~lossbook.models.Detector` on fresh shapes every epoch with Adam; evaluate on held-out shapes.
 
     Everything random comes from ``np.random.default_rng(seed)``, in this order: the `n_test`
     held-out images, the initial weights, then each epoch's `images_per_epoch` training images
