@@ -28,7 +28,8 @@ fastest and slowest round as the spread:
 * the cost per element of exp, log1p and a cheap pass, and of a fresh temporary against ``out=``;
 * the spiral two-layer network of the course (10,000 full-batch steps) trained by
   ``lossbook.training.train`` and by a hand-written NumPy loop doing the same arithmetic;
-* the time to execute each chapter listed in ``_toc.yml`` (in memory: no file is written).
+* the time to execute each chapter listed in ``_toc.yml`` (in memory: no file is written), except
+  the appendix, which reads the results this run is about to write.
 
 PyTorch is optional and stays out of requirements.txt (it is large, and the course never needs
 it). For the comparison columns install it into the course's environment::
@@ -233,7 +234,9 @@ def contenders(operation, x, rng):
             table["torch"] = lambda: run(tx, ty)
     else:
         g = rng.standard_normal(x.shape).astype(x.dtype)
-        fused = {"softmax": lossbook.softmax_value_and_grad, "log_softmax": lossbook.log_softmax_value_and_grad}[operation]
+        fused = {
+            "softmax": lossbook.softmax_value_and_grad, "log_softmax": lossbook.log_softmax_value_and_grad,
+        }[operation]
         value = {"softmax": lossbook.softmax, "log_softmax": lossbook.log_softmax}[operation]
         grad = {"softmax": lossbook.softmax_grad, "log_softmax": lossbook.log_softmax_grad}[operation]
         naive = {"softmax": naive_softmax, "log_softmax": naive_log_softmax}[operation]
@@ -368,11 +371,12 @@ def bench_elementwise(rounds):
         name = np.dtype(dtype).name
         shifted = rng.uniform(-10.0, 0.0, in_cache).astype(dtype)  # like scores minus their row maximum
         out = np.empty_like(shifted)
+        # Each lambda runs within its iteration; the defaults bind this dtype's arrays all the same.
         for label, run in [
-            ("exp", lambda: np.exp(shifted, out=out)),
-            ("log1p", lambda: np.log1p(-shifted, out=out)),
-            ("log", lambda: np.log(-shifted, out=out)),
-            ("add, in cache", lambda: np.add(shifted, shifted, out=out)),
+            ("exp", lambda shifted=shifted, out=out: np.exp(shifted, out=out)),
+            ("log1p", lambda shifted=shifted, out=out: np.log1p(-shifted, out=out)),
+            ("log", lambda shifted=shifted, out=out: np.log(-shifted, out=out)),
+            ("add, in cache", lambda shifted=shifted, out=out: np.add(shifted, shifted, out=out)),
         ]:
             results.append({"operation": label, "dtype": name, "ns_per_element": per_element_ns(run, in_cache, rounds)})
     big = rng.standard_normal((4096, 1000)).astype(np.float32)
@@ -422,8 +426,10 @@ for name, run in [("fresh temporaries", fresh_temporaries), ("in place", in_plac
     seconds = (time.perf_counter() - start) / 200
     faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / 200
     results.setdefault(name, []).append((seconds, faults))
-print(json.dumps({name: {"us": 1e6 * statistics.median(s for s, _ in v), "page_faults": statistics.median(f for _, f in v)}
-                  for name, v in results.items()}))
+print(json.dumps({
+    name: {"us": 1e6 * statistics.median(s for s, _ in v), "page_faults": statistics.median(f for _, f in v)}
+    for name, v in results.items()
+}))
 """
 
 
@@ -598,7 +604,13 @@ def chapters_in_toc():
 
 
 def bench_chapters(log):
-    """Execute each chapter as `make execute` does (same kernel environment), without writing it."""
+    """Execute each chapter as `make execute` does (same kernel environment), without writing it.
+
+    A chapter that reads this benchmark's results file (the appendix "How fast is it?") is left out.
+    Executed here, it would read the previous run's file, because this run writes its own only at
+    the end: it then failed whenever the file's format had changed since (a renamed contender, a new
+    row), and when it ran, its time was that of reading a JSON file, which is not worth a row.
+    """
     import nbformat
     from execute_notebooks import KERNEL_NAME, TIMEOUT_SECONDS, kernel_environment
     from nbclient import NotebookClient
@@ -608,8 +620,12 @@ def bench_chapters(log):
     results = []
     for path in chapters_in_toc():
         notebook = copy.deepcopy(nbformat.read(path, as_version=4))
+        if any(cell.cell_type == "code" and DEFAULT_OUTPUT.name in cell.source for cell in notebook.cells):
+            log(f"  {'':8s}  {path.name}  left out: it shows this benchmark's results")
+            continue
         client = NotebookClient(
-            notebook, kernel_name=KERNEL_NAME, timeout=TIMEOUT_SECONDS, resources={"metadata": {"path": str(path.parent)}}
+            notebook, kernel_name=KERNEL_NAME, timeout=TIMEOUT_SECONDS,
+            resources={"metadata": {"path": str(path.parent)}},
         )
         start = time.perf_counter()
         try:
@@ -746,14 +762,16 @@ def main(argv=None):
 
     machine = machine_description()
     log(f"CPU: {machine['cpu']}, {machine['cores']} cores ({', '.join(machine['simd'])}); Python {machine['python']}")
-    log(f"NumPy {machine['numpy']} (BLAS threads: {machine['blas_threads']}), lossbook threads: {machine['lossbook_threads']}")
+    log(f"NumPy {machine['numpy']} (BLAS threads: {machine['blas_threads']}), "
+        f"lossbook threads: {machine['lossbook_threads']}")
     if torch is None:
         log(
             "PyTorch is not installed: its column stays empty. For the comparison, install it (not part of"
             " requirements.txt):\n    .venv/bin/python -m pip install torch==2.13.0"
         )
     else:
-        log(f"PyTorch {machine['torch']}, {machine['torch_threads']} threads, GOMP_SPINCOUNT={machine['gomp_spincount']}")
+        log(f"PyTorch {machine['torch']}, {machine['torch_threads']} threads, "
+            f"GOMP_SPINCOUNT={machine['gomp_spincount']}")
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     started = time.perf_counter()
 
@@ -815,7 +833,8 @@ def main(argv=None):
         "seconds": time.perf_counter() - started,
     }
     arguments.output.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    log(f"\nWrote {arguments.output.relative_to(REPO_ROOT) if arguments.output.is_relative_to(REPO_ROOT) else arguments.output}")
+    output = arguments.output
+    log(f"\nWrote {output.relative_to(REPO_ROOT) if output.is_relative_to(REPO_ROOT) else output}")
     return 0
 
 

@@ -252,21 +252,20 @@ def log_softmax_value_and_grad_rows(rows, grad_rows):
 # Cross-entropy with plain index targets
 
 
-def plain_cross_entropy_rows(scores, labels, grad_divisor=None):
-    """Per-row losses of the plain case and, unless `grad_divisor` is None, the gradient, in one pass.
+def plain_cross_entropy_rows(scores, labels, grad_divisor):
+    """Per-row losses of the plain case and the gradient ``(softmax - one_hot) / grad_divisor``, in one pass.
 
     Works through row blocks: shift by the row maximum, exponentiate, sum, take the log for the
-    losses, and scale the same exponentials into the gradient ``(softmax - one_hot) / grad_divisor``,
-    so that exp runs once per element for both results.
+    losses, and scale the same exponentials into the gradient, so that exp runs once per element
+    for both results.
     """
     n_rows, n_classes = scores.shape
     losses = np.empty(n_rows, scores.dtype)
-    grad = None if grad_divisor is None else np.empty_like(scores)
+    grad = np.empty_like(scores)
 
     def block(start, stop):
         x = scores[start:stop]
-        # The exponentials are computed in the gradient's own rows, or in scratch space when there is none.
-        exps = scratch(x.shape, x.dtype) if grad is None else grad[start:stop]
+        exps = grad[start:stop]  # the exponentials are computed in the gradient's own rows
         # Flat positions of the targets: 1-D fancy indexing is about three times faster than (row, label) pairs.
         targets = np.arange(stop - start) * n_classes + labels[start:stop]
         np.subtract(x, finite_row_max(x), out=exps)
@@ -276,9 +275,8 @@ def plain_cross_entropy_rows(scores, labels, grad_divisor=None):
         with np.errstate(divide="ignore", invalid="ignore"):  # an all -inf row gives nan, as log_softmax does
             np.subtract(log_p, np.log(sums), out=log_p)
             np.negative(log_p, out=losses[start:stop])
-            if grad is not None:
-                np.divide(exps, (sums * grad_divisor)[:, None], out=exps)  # softmax and the mean's 1/N in one pass
-                exps.reshape(-1)[targets] -= 1 / grad_divisor
+            np.divide(exps, (sums * grad_divisor)[:, None], out=exps)  # softmax and the mean's 1/N in one pass
+            exps.reshape(-1)[targets] -= 1 / grad_divisor
 
     for_each_row_block(block, n_rows, n_classes)
     return losses, grad
@@ -288,8 +286,8 @@ def plain_cross_entropy_rows(scores, labels, grad_divisor=None):
 # Binary cross-entropy with logits
 
 
-def bce_with_logits(logits, target, weight, pos_weight, reduction, want_value, want_grad):
-    """The value and/or the gradient of binary cross-entropy with logits, sharing exp(-|x|) between them.
+def bce_with_logits(logits, target, weight, pos_weight, reduction):
+    """The value and the gradient of binary cross-entropy with logits, sharing exp(-|x|) between them.
 
     Works through row blocks of the logits seen as (M, C), every intermediate in a reused scratch
     buffer. The formulas are those of :func:`~lossbook.stable.log_sigmoid` and
@@ -304,68 +302,62 @@ def bce_with_logits(logits, target, weight, pos_weight, reduction, want_value, w
     factors = [
         f.reshape(-1, n_cols) if f is not None and f.shape == shape and f.ndim else f for f in (weight, pos_weight)
     ]
-    losses = np.empty(x_rows.shape, dtype) if want_value and reduction == "none" else None
+    losses = np.empty(x_rows.shape, dtype) if reduction == "none" else None
     block_sums = {}  # start row -> sum of the block's losses, for "mean" and "sum"
-    grad = np.empty(x_rows.shape, dtype) if want_grad else None
+    grad = np.empty(x_rows.shape, dtype)
 
     def block(start, stop):
         x, y = x_rows[start:stop], y_rows[start:stop]
         w, pw = (f[start:stop] if f is not None and f.ndim == 2 else f for f in factors)
         buffer = [scratch(x.shape, dtype, slot) for slot in range(4)]
         e = np.exp(np.negative(np.abs(x, out=buffer[0]), out=buffer[0]), out=buffer[0])  # exp(-|x|) <= 1
-        if want_value:
-            softplus_tail = np.log1p(e, out=buffer[1])  # log(1 + exp(-|x|)), in both log sigma(x) and log sigma(-x)
-            # -log sigma(x) = tail - min(x, 0) and -log sigma(-x) = tail + max(x, 0): the loss is
-            # y (-log sigma(x)) + (1 - y)(-log sigma(-x)), each term computed without cancellation.
-            # With reduction="none" the losses are built right in the output's rows.
-            losses_rows = buffer[2] if losses is None else losses[start:stop]
-            np.subtract(softplus_tail, np.minimum(x, 0, out=losses_rows), out=losses_rows)
-            losses_rows *= y
-            if pw is not None:
-                np.multiply(pw, losses_rows, out=losses_rows)
-            negative_part = np.add(softplus_tail, np.maximum(x, 0, out=buffer[3]), out=buffer[3])
-            negative_part *= np.subtract(1, y, out=buffer[1])
-            losses_rows += negative_part
-            if w is not None:
-                np.multiply(w, losses_rows, out=losses_rows)
-            if losses is None:
-                block_sums[start] = losses_rows.sum()
-        if want_grad:
-            g = grad[start:stop]
-            small = np.divide(e, np.add(e, 1, out=buffer[1]), out=buffer[1])  # s = sigma(-|x|) <= 1/2, accurate
-            # sigma(x) is 1 - s for x >= 0 and s below. With the indicator m = [x < 0] and the signed
-            # s' = (1 - 2m) s, sigma(x) = (1 - m) - s' and sigma(-x) = m + s', without a branch (masked
-            # ufuncs, where=, run ten times slower) and without sigma(x) - 1, which rounds to 0 for a
-            # confident positive.
-            below = np.less(x, 0, out=buffer[2])
-            signed_small = np.multiply(below, -2, out=buffer[3])
-            signed_small += 1
-            signed_small *= small
-            if pw is None:
-                # (1 - y) sigma(x) - y sigma(-x) = (1 - m - y) - s'
-                np.subtract(1, below, out=g)
-                g -= y
-                g -= signed_small
-            else:
-                # (1 - y) sigma(x) - p_w y sigma(-x)
-                np.subtract(np.subtract(1, below, out=g), signed_small, out=g)
-                g *= np.subtract(1, y, out=buffer[0])
-                np.add(below, signed_small, out=signed_small)
-                signed_small *= y
-                np.multiply(pw, signed_small, out=signed_small)
-                g -= signed_small
-            if w is not None:
-                np.multiply(w, g, out=g)
-            if reduction == "mean":
-                np.divide(g, x_rows.size, out=g)
+        softplus_tail = np.log1p(e, out=buffer[1])  # log(1 + exp(-|x|)), in both log sigma(x) and log sigma(-x)
+        # -log sigma(x) = tail - min(x, 0) and -log sigma(-x) = tail + max(x, 0): the loss is
+        # y (-log sigma(x)) + (1 - y)(-log sigma(-x)), each term computed without cancellation.
+        # With reduction="none" the losses are built right in the output's rows.
+        losses_rows = buffer[2] if losses is None else losses[start:stop]
+        np.subtract(softplus_tail, np.minimum(x, 0, out=losses_rows), out=losses_rows)
+        losses_rows *= y
+        if pw is not None:
+            np.multiply(pw, losses_rows, out=losses_rows)
+        negative_part = np.add(softplus_tail, np.maximum(x, 0, out=buffer[3]), out=buffer[3])
+        negative_part *= np.subtract(1, y, out=buffer[1])
+        losses_rows += negative_part
+        if w is not None:
+            np.multiply(w, losses_rows, out=losses_rows)
+        if losses is None:
+            block_sums[start] = losses_rows.sum()
+        g = grad[start:stop]
+        small = np.divide(e, np.add(e, 1, out=buffer[1]), out=buffer[1])  # s = sigma(-|x|) <= 1/2, accurate
+        # sigma(x) is 1 - s for x >= 0 and s below. With the indicator m = [x < 0] and the signed
+        # s' = (1 - 2m) s, sigma(x) = (1 - m) - s' and sigma(-x) = m + s', without a branch (masked
+        # ufuncs, where=, run ten times slower) and without sigma(x) - 1, which rounds to 0 for a
+        # confident positive.
+        below = np.less(x, 0, out=buffer[2])
+        signed_small = np.multiply(below, -2, out=buffer[3])
+        signed_small += 1
+        signed_small *= small
+        if pw is None:
+            # (1 - y) sigma(x) - y sigma(-x) = (1 - m - y) - s'
+            np.subtract(1, below, out=g)
+            g -= y
+            g -= signed_small
+        else:
+            # (1 - y) sigma(x) - p_w y sigma(-x)
+            np.subtract(np.subtract(1, below, out=g), signed_small, out=g)
+            g *= np.subtract(1, y, out=buffer[0])
+            np.add(below, signed_small, out=signed_small)
+            signed_small *= y
+            np.multiply(pw, signed_small, out=signed_small)
+            g -= signed_small
+        if w is not None:
+            np.multiply(w, g, out=g)
+        if reduction == "mean":
+            np.divide(g, x_rows.size, out=g)
 
     for_each_row_block(block, *x_rows.shape)
-    value = None
-    if want_value:
-        if losses is not None:
-            value = losses.reshape(shape)
-        else:
-            # Added in row order, whichever thread finished first: the same total on every run.
-            total = sum(block_sums[start] for start in sorted(block_sums))
-            value = dtype.type(total if reduction == "sum" else total / x_rows.size)
-    return value, (grad.reshape(shape) if want_grad else None)
+    if losses is not None:
+        return losses.reshape(shape), grad.reshape(shape)
+    # Added in row order, whichever thread finished first: the same total on every run.
+    total = sum(block_sums[start] for start in sorted(block_sums))
+    return dtype.type(total if reduction == "sum" else total / x_rows.size), grad.reshape(shape)

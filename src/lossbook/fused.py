@@ -149,7 +149,7 @@ def binary_cross_entropy_with_logits_value_and_grad(logits, target, *, weight=No
             binary_cross_entropy_with_logits_grad(logits, target, **options),
         )
     factors = [_kernel_factor(f, x.shape) for f in (w, pw)]
-    return _kernels.bce_with_logits(x, y, *factors, reduction, True, True)
+    return _kernels.bce_with_logits(x, y, *factors, reduction)
 
 
 def _kernel_factor(factor, shape):
