@@ -80,7 +80,8 @@ def test_focal_gradient_finite_where_autograd_gives_nan(gamma):
 def test_focal_gradient_near_perfect_predictions_matches_finite_differences():
     logits, target = np.array([8.0, -9.0, 12.0]), np.array([1.0, 0.0, 1.0])
     for gamma in (0.5, 2.0):
-        expected = numerical_grad(lambda x: sigmoid_focal_loss(x, target, gamma=gamma, reduction="sum"), logits, h=1e-5)
+        expected = numerical_grad(lambda x, gamma=gamma: sigmoid_focal_loss(x, target, gamma=gamma, reduction="sum"),
+                                  logits, h=1e-5)
         got = sigmoid_focal_loss_grad(logits, target, gamma=gamma, reduction="sum")
         assert relative_error(got, expected) < 1e-5
 
@@ -91,7 +92,8 @@ def test_bce_properties(rng):
     losses = binary_cross_entropy_with_logits(logits, target, reduction="none")
     assert np.all(losses >= 0)
     # Symmetry: flipping the label and the logit's sign gives the same loss.
-    np.testing.assert_allclose(binary_cross_entropy_with_logits(-logits, 1 - target, reduction="none"), losses, rtol=1e-12)
+    flipped = binary_cross_entropy_with_logits(-logits, 1 - target, reduction="none")
+    np.testing.assert_allclose(flipped, losses, rtol=1e-12)
 
 
 @pytest.mark.parametrize("function", [binary_cross_entropy_with_logits, binary_cross_entropy_with_logits_grad])
@@ -123,5 +125,7 @@ def test_focal_rejects_bad_input(function):
 def test_tiny_gradients_of_confident_predictions_keep_their_relative_precision():
     # For a positive at z = 40 the BCE gradient is sigma(40) - 1 = -sigma(-40) = -4.248e-18; computing
     # sigma(40) - 1 would round it to 0. Same for focal loss (exact value from SymPy at 30 digits).
-    np.testing.assert_allclose(binary_cross_entropy_with_logits_grad([40.0], [1.0]), [-np.exp(-40) / (1 + np.exp(-40))], rtol=1e-12)
+    np.testing.assert_allclose(
+        binary_cross_entropy_with_logits_grad([40.0], [1.0]), [-np.exp(-40) / (1 + np.exp(-40))], rtol=1e-12
+    )
     np.testing.assert_allclose(sigmoid_focal_loss_grad([40.0], [1.0], gamma=0.5), [-3.28369153601120e-27], rtol=1e-9)

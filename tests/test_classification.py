@@ -132,14 +132,19 @@ def test_index_and_one_hot_targets_agree(rng):
         )
 
 
-@pytest.mark.parametrize("options", [{}, {"weight": WEIGHT}, {"label_smoothing": 0.2}, {"weight": WEIGHT, "label_smoothing": 0.1}])
+@pytest.mark.parametrize(
+    "options", [{}, {"weight": WEIGHT}, {"label_smoothing": 0.2}, {"weight": WEIGHT, "label_smoothing": 0.1}]
+)
 def test_all_ignored_mean_is_nan_with_a_zero_gradient_like_torch(options):
     # PyTorch: the mean over no sample is 0/0 = nan, and its gradient is 0 (not nan), so a
     # gradient-descent step on such a batch leaves the parameters alone.
     ignored = [-100, -100, -100]
     with np.errstate(all="raise"):  # and quietly: no warning escapes
         value = cross_entropy(LOGITS, ignored, **options)
-        grads = [cross_entropy_grad(LOGITS, ignored, **options), cross_entropy_value_and_grad(LOGITS, ignored, **options)[1]]
+        grads = [
+            cross_entropy_grad(LOGITS, ignored, **options),
+            cross_entropy_value_and_grad(LOGITS, ignored, **options)[1],
+        ]
         if "label_smoothing" not in options:
             grads.append(nll_loss_grad(log_softmax(LOGITS), ignored, **options))
     assert np.isnan(value)

@@ -74,5 +74,8 @@ def test_detector_reports_detection_metrics(capsys):
 def test_module_entry_point_help():
     out = subprocess.run([sys.executable, "-m", "lossbook", "train", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
-    for option in ("--data", "--model", "--hidden", "--steps", "--epochs", "--lr", "--reg", "--batch-size", "--momentum", "--seed", "--plot"):
+    for option in (
+        "--data", "--model", "--hidden", "--steps", "--epochs", "--lr", "--reg", "--batch-size", "--momentum", "--seed",
+        "--plot",
+    ):
         assert option in out.stdout

@@ -87,7 +87,9 @@ def test_labels_and_boxes_of_empty_images_are_ignored(detection_batch):
     other_labels, other_boxes = labels.copy(), boxes.copy()
     other_labels[has_object == 0] = 2
     other_boxes[has_object == 0] = 0.5
-    assert detection_loss(outputs, has_object, labels, boxes) == detection_loss(outputs, has_object, other_labels, other_boxes)
+    assert detection_loss(outputs, has_object, labels, boxes) == detection_loss(
+        outputs, has_object, other_labels, other_boxes
+    )
 
 
 def test_weights_left_out_keep_their_defaults(detection_batch):

@@ -35,14 +35,14 @@ def test_shapes_are_deterministic_from_the_generator():
     first = make_shapes(20, np.random.default_rng(5))
     second = make_shapes(20, np.random.default_rng(5))
     third = make_shapes(20, np.random.default_rng(6))
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(first[0], third[0])
 
 
 def test_shape_pixels_lie_in_their_box_and_empty_images_are_noise():
     images, has_object, labels, boxes = make_shapes(200, np.random.default_rng(1), noise=0.0)
-    for image, present, box in zip(images, has_object, boxes):
+    for image, present, box in zip(images, has_object, boxes, strict=True):
         if not present:
             assert image.max() == 0
             continue

@@ -69,7 +69,10 @@ def test_normalized_sees_through_latex_escaping():
 def pdf_chapters(latex_dir):
     """(number or None, normalized title) of every chapter in the PDF's table of contents."""
     contents = (latex_dir / f"{NAME}.toc").read_text()
-    entries = re.findall(r"\\contentsline \{chapter\}\{(?:\\numberline \{(\d+)\})?(.+)\}\{\d+\}\{(?:chapter|section)\*?\.\d+\}%", contents)
+    entries = re.findall(
+        r"\\contentsline \{chapter\}\{(?:\\numberline \{(\d+)\})?(.+)\}\{\d+\}\{(?:chapter|section)\*?\.\d+\}%",
+        contents,
+    )
     return [(int(number) if number else None, normalized(title)) for number, title in entries]
 
 

@@ -30,7 +30,9 @@ TORCH = [
 ]
 
 
-@pytest.mark.parametrize(("loss", "grad", "options", "value", "gradient"), TORCH, ids=lambda v: getattr(v, "__name__", None))
+@pytest.mark.parametrize(
+    ("loss", "grad", "options", "value", "gradient"), TORCH, ids=lambda v: getattr(v, "__name__", None)
+)
 def test_match_torch(loss, grad, options, value, gradient):
     assert loss(PRED, TARGET, **options) == pytest.approx(value, abs=1e-9)
     np.testing.assert_allclose(grad(PRED, TARGET, **options), gradient, atol=1e-9)
@@ -44,7 +46,8 @@ def test_relations(e, width):
     zero = np.zeros_like(e)
     # Smooth L1 is Huber divided by its width; both sit between 0 and the L1 and MSE they interpolate.
     np.testing.assert_allclose(
-        smooth_l1_loss(e, zero, beta=width, reduction="none"), huber_loss(e, zero, delta=width, reduction="none") / width,
+        smooth_l1_loss(e, zero, beta=width, reduction="none"),
+        huber_loss(e, zero, delta=width, reduction="none") / width,
         rtol=1e-12, atol=1e-15,
     )
     assert np.all(huber_loss(e, zero, delta=width, reduction="none") <= 0.5 * e * e + 1e-12)
@@ -66,7 +69,8 @@ def test_float32_kept():
 
 @pytest.mark.parametrize("loss", [mse_loss, l1_loss, smooth_l1_loss, huber_loss, mse_loss_grad, huber_loss_grad])
 def test_no_broadcasting(loss):
-    with pytest.raises(ValueError, match=r"target must have the shape of input \(3,\) \(no broadcasting\); got \(3, 1\)"):
+    message = r"target must have the shape of input \(3,\) \(no broadcasting\); got \(3, 1\)"
+    with pytest.raises(ValueError, match=message):
         loss(np.zeros(3), np.zeros((3, 1)))
 
 

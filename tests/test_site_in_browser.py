@@ -13,8 +13,8 @@ which ``.ci/run`` sets, they fail instead).
 
 import functools
 import html
-import os
 import http.server
+import os
 import re
 import shutil
 import threading
@@ -90,7 +90,8 @@ def test_page_in_chromium(browser, server, page_path):
             route.abort()
 
     page.route("**/*", offline)
-    redirect = re.search(r'http-equiv="Refresh" content="0; url=([^"]+)"', (SITE / page_path).read_text(encoding="utf-8"))
+    page_html = (SITE / page_path).read_text(encoding="utf-8")
+    redirect = re.search(r'http-equiv="Refresh" content="0; url=([^"]+)"', page_html)
     if redirect:  # index.html only forwards to the first chapter
         page_path = (Path(page_path).parent / redirect.group(1)).as_posix()
     page.goto(f"{server}/{page_path}", wait_until="load")

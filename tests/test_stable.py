@@ -191,13 +191,15 @@ def test_softplus_beta_and_threshold_against_sympy_and_finite_differences(rng, b
     x = np.concatenate([rng.normal(scale=4, size=20), [threshold / beta, threshold / beta + 1e-3, -50.0, 50.0]])
     t = sp.Symbol("t", real=True)
     textbook = sp.log(1 + sp.exp(beta * t)) / beta  # PyTorch switches to x where beta x > threshold
-    exact = [textbook.subs(t, sp.Float(float(v), 120)).evalf(120) for v in x]  # exact x; log(1 + 1e-44) needs the digits
-    expected = [float(v) if beta * v > threshold else float(e) for v, e in zip(x, exact)]
+    # Exact x; log(1 + 1e-44) needs the digits.
+    exact = [textbook.subs(t, sp.Float(float(v), 120)).evalf(120) for v in x]
+    expected = [float(v) if beta * v > threshold else float(e) for v, e in zip(x, exact, strict=True)]
     np.testing.assert_allclose(softplus(x, beta=beta, threshold=threshold), expected, rtol=1e-13, atol=1e-300)
     smooth = np.abs(beta * x - threshold) > 1e-2  # finite differences away from the switch
     h = 1e-6
-    numerical = (softplus(x + h, beta=beta, threshold=threshold) - softplus(x - h, beta=beta, threshold=threshold)) / (2 * h)
-    np.testing.assert_allclose(softplus_grad(x, beta=beta, threshold=threshold)[smooth], numerical[smooth], rtol=1e-6, atol=1e-9)
+    options = {"beta": beta, "threshold": threshold}
+    numerical = (softplus(x + h, **options) - softplus(x - h, **options)) / (2 * h)
+    np.testing.assert_allclose(softplus_grad(x, **options)[smooth], numerical[smooth], rtol=1e-6, atol=1e-9)
     with pytest.raises(ValueError, match="beta must be > 0"):
         softplus(x, beta=0.0)
 

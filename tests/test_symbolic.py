@@ -12,7 +12,8 @@ from lossbook import cross_entropy_grad, symbolic
 
 def test_general_cross_entropy_gradient_is_softmax_minus_target():
     d = symbolic.cross_entropy_general()
-    softmax_i = sp.exp(d.z[d.i]) / sp.Sum(sp.exp(d.z[sp.Symbol("j", integer=True)]), (sp.Symbol("j", integer=True), 1, d.K))
+    j = sp.Symbol("j", integer=True)
+    softmax_i = sp.exp(d.z[d.i]) / sp.Sum(sp.exp(d.z[j]), (j, 1, d.K))
     assert sp.simplify(d.grad_normalized - (softmax_i - d.y[d.i])) == 0
     # Before using sum(y) = 1 the gradient is (sum_k y_k) p_i - y_i.
     total = sp.Sum(d.y[sp.Symbol("k", integer=True)], (sp.Symbol("k", integer=True), 1, d.K))

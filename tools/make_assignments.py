@@ -109,7 +109,9 @@ def make_assignment(path: Path) -> tuple[nbformat.NotebookNode, int, int]:
         cells.append(nbformat.v4.new_code_cell(stub))
         if check:
             checked += 1
-            check_cell = nbformat.v4.new_code_cell(f"# Check for exercise {label}: run it after your solution.\n{check}")
+            check_cell = nbformat.v4.new_code_cell(
+                f"# Check for exercise {label}: run it after your solution.\n{check}"
+            )
             check_cell.metadata["tags"] = ["check"]
             cells.append(check_cell)
         else:

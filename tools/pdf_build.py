@@ -1,9 +1,10 @@
 """Sphinx extension behind ``make pdf``: the LaTeX build of the same book.
 
 * It typesets the stored outputs. ``make test`` checks that every stored output is exactly what a
-  fresh execution prints (nbval, strict), and the website build executes every chapter again, so
-  the PDF does not pay for a third execution: for LaTeX builders only, execution is switched off
-  before MyST-NB reads its configuration.
+  fresh execution prints (nbval, strict), so no build executes the chapters again: ``_config.yml``
+  switches execution off for every build, and for LaTeX builders this switches it off once more
+  before MyST-NB reads its configuration, so the PDF keeps to the stored outputs even if the
+  website's build executes again one day.
 * Source code shown with ``IPython.display.Code`` carries a ``text/latex`` form (Pygments'
   ``Verbatim``) that MyST-NB would typeset as display math, which LaTeX rejects. For LaTeX builders
   such an output becomes an ordinary highlighted Python block made from its ``text/plain`` form (the

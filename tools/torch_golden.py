@@ -358,7 +358,8 @@ def kl_cases(rng):
         kw = {} if reduction is None else {"reduction": reduction}
         record(f"kl_div-0d-{reduction or 'default'}", "kl_div", [f64(-0.5), f64(0.3)], kw, "F.kl_div",
                F.kl_div, grad=True,
-               note="0-d: all reductions return the single term; 'batchmean' divides by nothing" if reduction == "batchmean" else None)
+               note=("0-d: all reductions return the single term; 'batchmean' divides by nothing"
+                     if reduction == "batchmean" else None))
     # float32
     record("kl_div-2x3-float32-batchmean", "kl_div", [f32(inp), f32(tgt)], {"reduction": "batchmean"},
            "F.kl_div", F.kl_div, grad=True)
@@ -389,7 +390,8 @@ def regression_cases(rng):
             # Empty input.
             record(f"{name}-empty-{reduction}", name, [np.zeros(0), np.zeros(0)], {"reduction": reduction},
                    f"F.{name}", fn, grad=True,
-                   note="empty: 'mean' is nan, 'sum' is 0.0, 'none' is empty; gradient empty" if reduction == "mean" else None)
+                   note=("empty: 'mean' is nan, 'sum' is 0.0, 'none' is empty; gradient empty"
+                         if reduction == "mean" else None))
         record(f"{name}-defaults", name, [x, y], {}, f"F.{name}", fn, grad=True)
     for delta in [0.5, 2.0]:
         record(f"huber_loss-delta{delta}-mean", "huber_loss", [xk, yk], {"delta": delta}, "F.huber_loss",

@@ -76,7 +76,7 @@ def show_source(*objects):
 def source_text(*objects):
     """The source of functions, methods or classes, every docstring cut to its summary line.
 
-    Each object's source (from :func:`inspect.getsource`) is dedented, and every docstring in it, of
+    Each object's source (from ``inspect.getsource``) is dedented, and every docstring in it, of
     a function, of a class, of a method or of a nested function, is replaced by a one-line docstring
     holding its first sentence, with the docstring's own prefix and quotes and at its place. A
     docstring that is already one line is kept as it is. Nothing else changes.
