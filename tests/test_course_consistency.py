@@ -1,0 +1,217 @@
+"""The course's pages agree with its chapters: times, glossary links, chapter order.
+
+Three pages restate what the chapters and the table of contents already say, and drift when a
+chapter changes. This test reads the stored files only (``_toc.yml``, the chapters' notebook JSON and
+the Markdown pages); it executes nothing.
+
+* **Times.** Every chapter states its time once, under its learning objectives
+  ("**Time:** about 60 minutes"). The chapter is the one source: the "Time" column of the table in
+  ``book/instructors.md`` must give the same number of minutes.
+* **Glossary.** Every entry of ``book/glossary.md`` links, with ``{doc}`...```, to a page listed in
+  ``_toc.yml``: the chapter that defines the term. (The strict build already fails on a link to a
+  page that does not exist; a page left out of ``_toc.yml`` is not built, so a link to it fails too,
+  but only this test says which entry has no link at all.)
+* **Order.** The instructors' table lists every chapter of ``_toc.yml``, in the order of the table of
+  contents. A chapter is a notebook (``book/<name>.ipynb``); the Markdown pages (the introduction,
+  this notation, the glossary, ...) are not chapters.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+
+# "**Time:** about 60 minutes", also without the bold or the "about", and "60 min".
+STATED_TIME = re.compile(r"(?:\*\*)?Time:(?:\*\*)?\s*(?:about\s+)?(\d+)\s*(?:minutes|min)\b")
+# {doc}`softmax`, {doc}`the chapter <softmax>`, {doc}`/book/softmax`.
+DOC_ROLE = re.compile(r"\{doc\}`(?:[^`<]*<([^`>]+)>|([^`<>]+))`")
+TABLE_HEADING = "## Which chapter needs which"
+
+
+def toc_entries():
+    """Every file of ``_toc.yml`` (root first, then the parts' chapters in order), as ``book/<name>``."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    entries = [toc["root"]]
+    for part in toc.get("parts", []):
+        entries.extend(chapter["file"] for chapter in part.get("chapters", []))
+    return [entry.removesuffix(".md").removesuffix(".ipynb") for entry in entries]
+
+
+def toc_chapters():
+    """The chapters of ``_toc.yml`` in order: the entries that are notebooks, by name (``softmax``)."""
+    return [Path(entry).name for entry in toc_entries() if (ROOT / f"{entry}.ipynb").exists()]
+
+
+def markdown_of(notebook_path):
+    """The Markdown cells of a stored notebook, joined."""
+    notebook = json.loads(notebook_path.read_text(encoding="utf-8"))
+    cells = [cell for cell in notebook["cells"] if cell["cell_type"] == "markdown"]
+    sources = (cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"]) for cell in cells)
+    return "\n\n".join(sources)
+
+
+def stated_minutes(markdown):
+    """The minutes a chapter states it takes. Raises ValueError unless it states exactly one time."""
+    minutes = {int(match) for match in STATED_TIME.findall(markdown)}
+    if len(minutes) != 1:
+        raise ValueError(f"expected one stated time ('**Time:** about N minutes'), found {sorted(minutes) or 'none'}")
+    return minutes.pop()
+
+
+def table_rows(markdown, heading=TABLE_HEADING):
+    """The rows of the first table after `heading`, each a dict from the header's names to the cells."""
+    lines = markdown.splitlines()
+    start = lines.index(heading)
+    table = []
+    for line in lines[start + 1 :]:
+        if line.startswith("#"):
+            break
+        if line.startswith("|"):
+            table.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+        elif table:
+            break
+    header, _separator, *rows = table
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def chapter_of(cell):
+    """The page a table cell links to: ``{doc}`softmax` (appendix)`` -> ``softmax``."""
+    match = DOC_ROLE.search(cell)
+    if match is None:
+        raise ValueError(f"no {{doc}} link in the table cell {cell!r}")
+    return Path(match.group(1) or match.group(2)).name
+
+
+def table_minutes(cell):
+    """``45 min`` -> 45."""
+    match = re.fullmatch(r"(\d+)\s*min(?:utes)?", cell)
+    if match is None:
+        raise ValueError(f"a time cell should read 'N min', not {cell!r}")
+    return int(match.group(1))
+
+
+def instructors_times():
+    """{chapter name: minutes}, in the order of the instructors' table."""
+    rows = table_rows((BOOK / "instructors.md").read_text(encoding="utf-8"))
+    return {chapter_of(row["Chapter"]): table_minutes(row["Time"]) for row in rows}
+
+
+def glossary_entries(markdown):
+    """[(terms, definition)] of the ``{glossary}`` block: one or more unindented term lines, then the
+    indented definition."""
+    block = re.search(r"^```\{glossary\}[^\n]*\n(.*?)^```\s*$", markdown, flags=re.MULTILINE | re.DOTALL)
+    if block is None:
+        raise ValueError("no ```{glossary} block")
+    entries = []
+    for line in block.group(1).splitlines():
+        if not line.strip():
+            continue
+        if not line[0].isspace():
+            if entries and not entries[-1][1]:
+                entries[-1][0].append(line.strip())  # another term of the same entry
+            else:
+                entries.append(([line.strip()], []))
+        elif entries:
+            entries[-1][1].append(line.strip())
+    return [(terms, " ".join(definition)) for terms, definition in entries]
+
+
+def doc_targets(text, page_dir="book"):
+    """The pages that the {doc} links of `text`, written in a page of `page_dir`, point to, as
+    ``book/<name>``."""
+    targets = []
+    for match in DOC_ROLE.finditer(text):
+        target = (match.group(1) or match.group(2)).strip()
+        path = target.lstrip("/") if target.startswith("/") else f"{page_dir}/{target}"
+        targets.append(str(Path(path).with_suffix("")) if Path(path).suffix in {".md", ".ipynb"} else path)
+    return targets
+
+
+# ------------------------------------------------------------------------------------------------
+# The parsers, on small examples
+
+
+def test_stated_minutes_reads_the_chapters_sentence():
+    assert stated_minutes("**Prerequisites:** softmax. **Time:** about 45 minutes.") == 45
+    assert stated_minutes("```{tip}\nTime: about 20 min\n```") == 20
+    with pytest.raises(ValueError, match="none"):
+        stated_minutes("No time here.")
+    with pytest.raises(ValueError, match=r"\[45, 60\]"):
+        stated_minutes("**Time:** about 45 minutes. Later: **Time:** about 60 minutes.")
+
+
+def test_table_rows_and_cells():
+    page = "\n".join([
+        "## Which chapter needs which",
+        "",
+        "| Chapter | Builds on | Time | Good for |",
+        "| --- | --- | --- | --- |",
+        "| {doc}`softmax` | calculus | 45 min | Jacobians |",
+        "| {doc}`performance` (appendix) | softmax | 20 min | speed |",
+        "",
+        "Text after the table.",
+    ])
+    rows = table_rows(page)
+    assert [chapter_of(row["Chapter"]) for row in rows] == ["softmax", "performance"]
+    assert [table_minutes(row["Time"]) for row in rows] == [45, 20]
+    assert chapter_of("{doc}`the first chapter <softmax>`") == "softmax"
+
+
+def test_glossary_entries_and_links():
+    page = "\n".join([
+        "```{glossary}",
+        "IoU",
+        "Intersection over union",
+        "  The overlap. See {doc}`iou_losses` and {doc}`the notation <notation>`.",
+        "",
+        "Logit",
+        "  A raw score.",
+        "```",
+    ])
+    entries = glossary_entries(page)
+    assert [terms for terms, _ in entries] == [["IoU", "Intersection over union"], ["Logit"]]
+    assert doc_targets(entries[0][1]) == ["book/iou_losses", "book/notation"]
+    assert doc_targets(entries[1][1]) == []
+
+
+# ------------------------------------------------------------------------------------------------
+# The course
+
+
+@pytest.mark.parametrize("chapter", toc_chapters())
+def test_the_instructors_time_is_the_chapters_time(chapter):
+    stated = stated_minutes(markdown_of(BOOK / f"{chapter}.ipynb"))
+    times = instructors_times()
+    assert chapter in times, f"{chapter} (about {stated} minutes) is missing from the table in book/instructors.md"
+    assert times[chapter] == stated, (
+        f"{chapter}: the chapter states about {stated} minutes, book/instructors.md says {times[chapter]} min"
+    )
+
+
+def test_every_chapter_is_in_the_instructors_table_in_toc_order():
+    assert list(instructors_times()) == toc_chapters()
+
+
+def test_every_glossary_entry_links_to_a_page_of_the_toc():
+    entries = glossary_entries((BOOK / "glossary.md").read_text(encoding="utf-8"))
+    assert len(entries) > 12, "the glossary lost its entries"
+    listed = set(toc_entries())
+    problems = []
+    for terms, definition in entries:
+        targets = doc_targets(definition)
+        if not targets:
+            problems.append(f"{terms[0]}: no {{doc}} link to the chapter that defines it")
+        problems.extend(f"{terms[0]}: {{doc}} link to {target}, which _toc.yml does not list"
+                        for target in targets if target not in listed)
+    assert not problems, "\n".join(problems)
+
+
+def test_every_glossary_term_is_unique():
+    terms = [term.lower() for entry_terms, _ in glossary_entries((BOOK / "glossary.md").read_text(encoding="utf-8"))
+             for term in entry_terms]
+    assert len(terms) == len(set(terms)), sorted({term for term in terms if terms.count(term) > 1})
