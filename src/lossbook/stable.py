@@ -10,7 +10,7 @@ compute the same numbers faster (``lossbook._kernels``), and the tests hold them
 
 import numpy as np
 
-from lossbook._validation import as_float_array, check_integer, check_real_number, check_shaped_like
+from lossbook._validation import as_float_array, check_integer, check_real_number, check_shaped_like, to_output
 
 
 def _check_axis(x, axis):
@@ -98,7 +98,7 @@ def logsumexp(x, axis=-1, keepdims=False):
         result = shift + np.log(np.sum(np.exp(x - shift), axis=axis, keepdims=True))
     if not keepdims:
         result = np.squeeze(result, axis=axis)
-    return result if result.ndim else x.dtype.type(result)
+    return to_output(result, x.dtype)
 
 
 def softmax(x, axis=-1, dtype=None):
@@ -254,10 +254,6 @@ def log_softmax_grad(x, grad_output, axis=-1):
         return g - p * np.sum(g, axis=axis, keepdims=True)
 
 
-def _scalar_or_array(result, x):
-    return result if result.ndim else x.dtype.type(result)
-
-
 def sigmoid(x):
     r"""The logistic function :math:`1 / (1 + e^{-x})`, computed without overflow for any sign of x.
 
@@ -269,7 +265,7 @@ def sigmoid(x):
     """
     x = as_float_array(x, "x")
     e = np.exp(-np.abs(x))  # at most 1: the two algebraically equal forms below cover the two signs
-    return _scalar_or_array(np.where(x >= 0, 1 / (1 + e), e / (1 + e)), x)
+    return to_output(np.where(x >= 0, 1 / (1 + e), e / (1 + e)), x.dtype)
 
 
 def _check_softplus_options(beta, threshold):
@@ -305,7 +301,7 @@ def softplus(x, beta=1.0, threshold=20.0):
     x = as_float_array(x, "x")
     t = beta * x
     smooth = (np.maximum(t, 0) + np.log1p(np.exp(-np.abs(t)))) / beta
-    return _scalar_or_array(np.where(t > threshold, x, smooth).astype(x.dtype, copy=False), x)
+    return to_output(np.where(t > threshold, x, smooth), x.dtype)
 
 
 def softplus_grad(x, beta=1.0, threshold=20.0):
@@ -320,7 +316,7 @@ def softplus_grad(x, beta=1.0, threshold=20.0):
     beta, threshold = _check_softplus_options(beta, threshold)
     x = as_float_array(x, "x")
     t = beta * x
-    return _scalar_or_array(np.where(t > threshold, 1.0, sigmoid(t)).astype(x.dtype, copy=False), x)
+    return to_output(np.where(t > threshold, 1.0, sigmoid(t)), x.dtype)
 
 
 def log_sigmoid(x):
@@ -334,4 +330,4 @@ def log_sigmoid(x):
     """
     x = as_float_array(x, "x")
     # min(x, 0) - log(1 + e^(-|x|)): the exponent is never positive.
-    return _scalar_or_array(np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x))), x)
+    return to_output(np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x))), x.dtype)
