@@ -6,6 +6,10 @@ VENV = .venv
 VPY = $(VENV)/bin/python
 JUPYTER_BOOK = $(VENV)/bin/jupyter-book
 STAMP = $(VENV)/.installed
+# The kernels' configuration (tools/ipython_kernel_config.py: drops ipykernel's "Kernel is running
+# over TCP without encryption" notice, printed at every kernel start: once per chapter in make execute).
+KERNEL_CONFIG = $(VENV)/etc/ipython/ipython_kernel_config.py
+INSTALLED = $(STAMP) $(KERNEL_CONFIG)
 
 # nbval's run sets its own options: the doctest-modules addopts of pyproject.toml would make pytest
 # import every .py under book/ as a module.
@@ -26,7 +30,7 @@ PDF = _build/latex/loss-functions-in-deep-learning.pdf
 HAVE_TEX = command -v xelatex >/dev/null && command -v latexmk >/dev/null
 
 .DEFAULT_GOAL := help
-.PHONY: help install book book-student pdf assignments check lint test execute bench lab serve clean
+.PHONY: help install book book-student pdf assignments check lint test execute experiments bench lab serve clean
 
 help: ## List the targets
 	@echo "Loss Functions in Deep Learning: make targets"
@@ -41,24 +45,28 @@ $(STAMP): requirements.txt pyproject.toml
 	$(VPY) -m pip install -r requirements.txt
 	touch $@
 
-install: $(STAMP) ## Create .venv and install the pinned requirements and lossbook
+$(KERNEL_CONFIG): tools/ipython_kernel_config.py $(STAMP)
+	mkdir -p $(@D)
+	cp tools/ipython_kernel_config.py $@
+
+install: $(INSTALLED) ## Create .venv and install the pinned requirements and lossbook
 
 # The website shows the chapters' stored outputs (execute_notebooks: off in _config.yml; nbval in
 # `make test` checks them against a fresh run). From clean, but only what the HTML build writes:
 # the student site, the PDF and the assignments under _build/ stay.
 HTML_BUILD = _build/html _build/.doctrees _build/jupyter_execute
 
-book: $(STAMP) ## Build the website from the stored outputs (strict; make execute re-runs chapters)
+book: $(INSTALLED) ## Build the website into _build/html from the stored outputs (strict; other builds stay)
 	rm -rf $(HTML_BUILD)
 	$(JUPYTER_BOOK) build . -W -n --keep-going
-	@echo "Open file://$(CURDIR)/_build/html/index.html"
+	@echo "Open file://$(CURDIR)/_build/html/index.html (or run make serve)"
 
-book-student: $(STAMP) ## Build the website without any solution into _build/student (for students)
+book-student: $(INSTALLED) ## Build the website without any solution into _build/student (for students)
 	rm -rf _build/student
 	LOSSBOOK_STUDENT_BUILD=1 $(JUPYTER_BOOK) build . --path-output _build/student -W -n --keep-going
-	@echo "Open file://$(CURDIR)/_build/student/_build/html/index.html"
+	@echo "Open file://$(CURDIR)/_build/student/_build/html/index.html (or run make serve SITE=student)"
 
-pdf: $(STAMP) ## Typeset the whole book as one PDF (_build/latex), needs Debian's TeX packages
+pdf: $(INSTALLED) ## Typeset the whole book as one PDF (_build/latex), needs Debian's TeX packages
 	@$(HAVE_TEX) || { echo "make pdf needs XeLaTeX and latexmk. On Debian or Ubuntu:"; \
 		echo "  sudo apt-get install --no-install-recommends $(TEX_PACKAGES)"; exit 1; }
 	rm -rf _build/latex  # from clean: after a failed run latexmk keeps reporting the old error
@@ -66,7 +74,7 @@ pdf: $(STAMP) ## Typeset the whole book as one PDF (_build/latex), needs Debian'
 	@test -s $(PDF) || { echo "make pdf: $(PDF) was not written"; exit 1; }
 	@echo "PDF: $(CURDIR)/$(PDF)"
 
-assignments: $(STAMP) ## One student notebook per chapter, solutions stubbed and checked, in _build/assignments
+assignments: $(INSTALLED) ## One student notebook per chapter, solutions stubbed and checked, in _build/assignments
 	$(VPY) tools/make_assignments.py
 
 # Checks of what the builds produce (run last, on the fresh builds).
@@ -81,16 +89,16 @@ PYTEST_PARALLEL = -n 2 --dist worksteal
 # Python under src/, tests/ and tools/ (not the notebooks); the rules are in pyproject.toml.
 RUFF = $(VENV)/bin/ruff check src tests tools conftest.py
 
-lint: $(STAMP) ## Run ruff over src/, tests/ and tools/ (rules in pyproject.toml)
+lint: $(INSTALLED) ## Run ruff over src/, tests/ and tools/ (rules in pyproject.toml)
 	$(RUFF)
 
-check: $(STAMP) ## Fast checks before a commit: ruff, then the library tests and doctests (no notebook runs)
+check: $(INSTALLED) ## Fast checks before a commit: ruff, then the library tests and doctests (no notebook runs)
 	@start=$$(date +%s); \
 	$(RUFF) && \
 	$(PYTEST) $(PYTEST_PARALLEL) -m "not slow" && \
 	echo "make check: all passed in $$(( $$(date +%s) - start )) s"
 
-test: $(STAMP) ## Run everything CI runs: ruff, library tests, assignments, nbval, both websites, the PDF, the browser checks
+test: $(INSTALLED) ## Run everything CI runs: ruff, library tests, assignments, nbval, both websites, the PDF, the browser checks
 	@start=$$(date +%s); \
 	$(RUFF) && \
 	$(PYTEST) $(PYTEST_PARALLEL) && \
@@ -102,17 +110,41 @@ test: $(STAMP) ## Run everything CI runs: ruff, library tests, assignments, nbva
 	$(VPY) -m pytest -o addopts="" $(BUILD_TESTS) && \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 
-execute: $(STAMP) ## Re-execute the notebooks and store their outputs (after any change in src/)
+execute: $(INSTALLED) ## Re-execute the notebooks and store their outputs (after any change in src/)
 	$(VPY) tools/execute_notebooks.py
 
-bench: $(STAMP) ## Time lossbook against naive NumPy (and PyTorch if installed); not part of test
+# The capstone's loss comparisons: 6 loss settings x 3 seeds of the dense detector, two at a time,
+# about 130 s of processor time each (so about 20 min on 2 quiet cores). The chapter displays the
+# JSON; tests/test_detector_experiments.py re-runs one row of it.
+experiments: $(INSTALLED) ## Re-run the dense detector's loss comparisons into book/detector_experiments.json (~20 min)
+	$(VPY) -m lossbook experiment detector --seeds 0 1 2 --jobs 2 --output book/detector_experiments.json
+
+bench: $(INSTALLED) ## Time lossbook against naive NumPy (and PyTorch if installed); not part of test
 	env -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS $(VPY) tools/bench.py
 
-lab: $(STAMP) ## Open the chapters in JupyterLab
-	$(VENV)/bin/jupyter lab book/
+# JupyterLab at the repository root, so that the chapters (book/) and the assignments
+# (_build/assignments, from `make assignments`) are both reachable. Jupyter refuses to run as root
+# (containers, Docker) unless told --allow-root. More options: make lab LAB_OPTIONS="--no-browser --port 8890".
+ALLOW_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root)
+LAB_OPTIONS ?=
+lab: $(INSTALLED) ## Open JupyterLab at the repository root: chapters in book/, assignments in _build/assignments
+	@echo "make lab: the chapters are in book/; the assignments (make assignments) in _build/assignments/"
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ALLOW_ROOT) $(LAB_OPTIONS)
 
-serve: ## Serve the built website at http://127.0.0.1:8000
-	$(VPY) -m http.server --bind 127.0.0.1 --directory _build/html 8000
+# make serve: the full website (make book); make serve SITE=student: the student website (make book-student).
+SITE ?= full
+PORT ?= 8000
+SITE_DIR_full = _build/html
+SITE_DIR_student = _build/student/_build/html
+SITE_BUILD_full = book
+SITE_BUILD_student = book-student
+serve: ## Serve the built website at http://127.0.0.1:8000 (SITE=student: the student website; PORT=...)
+	@test -n "$(SITE_DIR_$(SITE))" || { echo "make serve: SITE must be full or student; got '$(SITE)'"; exit 2; }
+	@test -f $(SITE_DIR_$(SITE))/index.html || { \
+		echo "make serve: no $(SITE) website in $(SITE_DIR_$(SITE)); build it first with: make $(SITE_BUILD_$(SITE))"; \
+		exit 1; }
+	@echo "make serve: the $(SITE) website ($(SITE_DIR_$(SITE))) at http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
+	$(PYTHON) -m http.server --bind 127.0.0.1 --directory $(SITE_DIR_$(SITE)) $(PORT)
 
-clean: ## Remove everything built (_build: both websites, the PDF, the assignments)
+clean: ## Remove all of _build: both websites, the PDF and the assignments (make book removes only its own)
 	rm -rf _build

@@ -4,7 +4,9 @@
 assignment is built; the ones with checks are executed, and every check cell must fail with an
 :class:`~lossbook.exercises.ExerciseError` naming the exercise. The chapters themselves run the same
 checks against their solutions (stored executed without errors: ``test_notebooks_stored.py``,
-re-executed by nbval).
+re-executed by nbval). No visible check hands out its answer: a literal expected value or an expected
+``True`` sits in a hidden test (``# BEGIN HIDDEN TESTS``), which the student copy leaves out and the
+nbgrader source keeps (``tests/test_nbgrader.py`` grades it for real).
 
 The execution test is marked ``slow``: ``make check`` leaves it out, ``make test`` runs it (on two
 workers). It executes each stubbed notebook whole, because nothing cheaper shows the same thing
@@ -16,9 +18,11 @@ about 140 s in all), passes arrays that the checks read (``X_train``, ``y_train`
 and only running it would show that it leaves them unchanged.
 """
 
+import ast
 import importlib.util
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 from nbclient import NotebookClient
@@ -97,3 +101,104 @@ def test_a_correct_answer_passes(capsys):
     assert capsys.readouterr().out == (
         "exp: 1 case agrees with the reference (relative tolerance 1e-07).\na half: correct.\n"
     )
+
+
+def test_hidden_tests_leave_the_student_copy_and_keep_nbgrader_markers():
+    check = ("check_number(x, low=0.0)\n# BEGIN HIDDEN TESTS\ncheck_answer(x, 0.25)\n# END HIDDEN TESTS\n"
+             "for n in range(2):\n    # BEGIN HIDDEN TESTS\n    check_answer(n, n)\n    # END HIDDEN TESTS\n")
+    assert make_assignments.visible_check(check) == "check_number(x, low=0.0)\nfor n in range(2):"
+    marked = make_assignments.nbgrader_check(check)
+    assert marked.count("### BEGIN HIDDEN TESTS") == 2 and "    ### END HIDDEN TESTS" in marked
+    source = "# BEGIN SOLUTION\nx = 0.25\n# END SOLUTION\n" + check
+    stub, visible = make_assignments.split_solution_cell(source, "ex-3")
+    assert "0.25" not in stub + visible
+    with pytest.raises(ValueError, match="without"):
+        make_assignments.visible_check("# BEGIN HIDDEN TESTS\ncheck_answer(x, 1)\n")
+
+
+def test_points_default_to_one_per_check_and_can_be_set():
+    assert make_assignments.check_points("check_answer(x, y)") == make_assignments.POINTS_PER_CHECK == 1
+    assert make_assignments.check_points("# points: 3\ncheck_answer(x, y)") == 3
+
+
+def test_nbgrader_solution_cell_sets_top_level_names_to_none_first():
+    source = "a = 1\n# BEGIN SOLUTION\nb, c = 2, 3\n# END SOLUTION\ncheck_answer(c, 3)\n"
+    assert make_assignments.nbgrader_solution_source(source) == (
+        "a = 1\nb = None\nc = None\n### BEGIN SOLUTION\nb, c = 2, 3\n### END SOLUTION\n"
+    )
+    inside = "def f(x):\n    # BEGIN SOLUTION\n    return 2 * x\n    # END SOLUTION\ncheck(f)\n"
+    assert make_assignments.nbgrader_solution_source(inside) == (
+        "def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n"
+    )
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.stem for c in CHAPTERS])
+def test_nbgrader_source_is_valid_and_graded(chapter):
+    from nbgrader.nbgraderformat import MetadataValidator
+
+    notebook, total = make_assignments.make_nbgrader_source(chapter)
+    MetadataValidator().validate_nb(notebook)  # nbgrader's own check: ids unique, points where graded
+    meta = [cell.metadata["nbgrader"] for cell in notebook.cells]
+    tests = [m for m in meta if m["grade"] and not m["solution"]]
+    _, checked, _ = make_assignments.make_assignment(chapter)
+    assert len(tests) == checked and total == sum(m["points"] for m in meta if m["grade"])
+    for cell, m in zip(notebook.cells, meta, strict=True):
+        if m["solution"] and cell.cell_type == "code":
+            assert "### BEGIN SOLUTION" in cell.source and not m["locked"]
+        elif not m["solution"]:
+            assert m["locked"] and "BEGIN SOLUTION" not in cell.source
+        assert "{solution-start}" not in cell.source and "{solution-end}" not in cell.source
+
+
+def visible_checks(chapter):
+    """The visible part of each check of the chapter's exercises (what a student sees)."""
+    notebook, _, _ = make_assignments.make_assignment(chapter)
+    return [cell.source for cell in notebook.cells if "check" in cell.metadata.get("tags", [])]
+
+
+def giveaways(check):
+    """The calls check_answer(got, expected) of `check` whose expected value is a literal (True, 1 / 3, ...)."""
+    try:
+        tree = ast.parse(check)
+    except SyntaxError:
+        return [check]
+    found = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check_answer" and len(node.args) > 1
+                and not any(isinstance(sub, (ast.Name, ast.Attribute, ast.Call)) for sub in ast.walk(node.args[1]))):
+            found.append(ast.unparse(node)[:100])
+    return found
+
+
+def test_no_visible_check_gives_its_answer_away():
+    # A literal expected value in a visible check (check_answer(limit, 1 / 3)) hands the student the answer; a
+    # literal True (check_answer(flag, True)) is passed by assigning True. Such values belong in hidden tests, and
+    # claims are checked through the quantities they are about (check_property, check_number).
+    offenders = {chapter.stem: found for chapter in CHAPTERS
+                 if (found := [g for check in visible_checks(chapter) for g in giveaways(check)])}
+    assert not offenders, f"visible checks that give the answer away (use a hidden test or a property): {offenders}"
+
+
+def test_the_chapters_hide_some_expected_values_in_hidden_tests():
+    hidden = [chapter.stem for chapter in CHAPTERS if any(
+        make_assignments.HIDDEN_BEGIN in cell.source for cell in nbformat.read(chapter, as_version=4).cells)]
+    assert len(hidden) >= 5, hidden
+
+
+def test_the_giveaway_detector_finds_literals_and_leaves_computed_references():
+    assert giveaways("check_answer(flag, True, name='x')") == ["check_answer(flag, True, name='x')"]
+    assert giveaways("check_answer(limit_hot, 1 / 3)") == ["check_answer(limit_hot, 1 / 3)"]
+    assert giveaways("check_answer(x, reference(3))\ncheck_answer(y, np.zeros(2))\ncheck_number(z, low=0.0)") == []
+
+
+def test_main_writes_the_nbgrader_course_beside_the_assignments(tmp_path, capsys):
+    chapter = ROOT / "book" / "performance.ipynb"
+    make_assignments.main([str(chapter), "--output", str(tmp_path / "assignments")])
+    course = tmp_path / "nbgrader"
+    source = course / "source" / "performance"
+    assert (source / "performance.ipynb").is_file() and (source / "bench_results.json").is_file()
+    assert "nbgrader source" in capsys.readouterr().out
+    config = course / "nbgrader_config.py"
+    config.write_text(config.read_text() + "c.CourseDirectory.course_id = 'my-class'\n")
+    make_assignments.main([str(chapter), "--output", str(tmp_path / "assignments")])
+    assert "my-class" in config.read_text(), "make assignments overwrote the instructor's nbgrader_config.py"

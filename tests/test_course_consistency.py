@@ -5,8 +5,10 @@ chapter changes. This test reads the stored files only (``_toc.yml``, the chapte
 the Markdown pages); it executes nothing.
 
 * **Times.** Every chapter states its time once, under its learning objectives
-  ("**Time:** about 60 minutes"). The chapter is the one source: the "Time" column of the table in
-  ``book/instructors.md`` must give the same number of minutes.
+  ("**Time:** about 60 minutes"), and may split it into reading and exercises ("**Time:** about 150
+  minutes: about 60 to read and run the cells, about 90 for the exercises"; the two parts must add up).
+  The chapter is the one source: the "Time" column of the table in ``book/instructors.md`` must give
+  the same number of minutes, and the same split when the chapter states one ("150 min (60 + 90)").
 * **Glossary.** Every entry of ``book/glossary.md`` links, with ``{doc}`...```, to a page listed in
   ``_toc.yml``: the chapter that defines the term. (The strict build already fails on a link to a
   page that does not exist; a page left out of ``_toc.yml`` is not built, so a link to it fails too,
@@ -28,6 +30,11 @@ BOOK = ROOT / "book"
 
 # "**Time:** about 60 minutes", also without the bold or the "about", and "60 min".
 STATED_TIME = re.compile(r"(?:\*\*)?Time:(?:\*\*)?\s*(?:about\s+)?(\d+)\s*(?:minutes|min)\b")
+# "...minutes: about 60 to read and run the cells, about 90 for the exercises", right after the time.
+STATED_SPLIT = re.compile(
+    r"(?:\*\*)?Time:(?:\*\*)?\s*(?:about\s+)?\d+\s*(?:minutes|min):\s*about\s+(\d+)\s+to read[^,]*,"
+    r"\s*about\s+(\d+)\s+for the exercises"
+)
 # {doc}`softmax`, {doc}`the chapter <softmax>`, {doc}`/book/softmax`.
 DOC_ROLE = re.compile(r"\{doc\}`(?:[^`<]*<([^`>]+)>|([^`<>]+))`")
 TABLE_HEADING = "## Which chapter needs which"
@@ -63,6 +70,19 @@ def stated_minutes(markdown):
     return minutes.pop()
 
 
+def stated_split(markdown):
+    """(reading, exercises) minutes if the chapter splits its time, else None. Raises ValueError if the two
+    parts do not add up to the stated time."""
+    match = STATED_SPLIT.search(markdown)
+    if match is None:
+        return None
+    reading, exercises = int(match.group(1)), int(match.group(2))
+    total = stated_minutes(markdown)
+    if reading + exercises != total:
+        raise ValueError(f"the stated time is {total} minutes, but its parts add up to {reading} + {exercises}")
+    return reading, exercises
+
+
 def table_rows(markdown, heading=TABLE_HEADING):
     """The rows of the first table after `heading`, each a dict from the header's names to the cells."""
     lines = markdown.splitlines()
@@ -88,17 +108,28 @@ def chapter_of(cell):
 
 
 def table_minutes(cell):
-    """``45 min`` -> 45."""
-    match = re.fullmatch(r"(\d+)\s*min(?:utes)?", cell)
+    """``45 min`` -> 45; ``150 min (60 + 90)`` -> 150."""
+    return table_time(cell)[0]
+
+
+def table_time(cell):
+    """``45 min`` -> (45, None); ``150 min (60 + 90)`` -> (150, (60, 90)), reading and exercises."""
+    match = re.fullmatch(r"(\d+)\s*min(?:utes)?(?:\s*\((\d+)\s*\+\s*(\d+)\))?", cell)
     if match is None:
-        raise ValueError(f"a time cell should read 'N min', not {cell!r}")
-    return int(match.group(1))
+        raise ValueError(f"a time cell should read 'N min' or 'N min (R + E)', not {cell!r}")
+    split = None if match.group(2) is None else (int(match.group(2)), int(match.group(3)))
+    return int(match.group(1)), split
 
 
 def instructors_times():
     """{chapter name: minutes}, in the order of the instructors' table."""
+    return {chapter: minutes for chapter, (minutes, _split) in instructors_time_cells().items()}
+
+
+def instructors_time_cells():
+    """{chapter name: (minutes, (reading, exercises) or None)}, in the order of the instructors' table."""
     rows = table_rows((BOOK / "instructors.md").read_text(encoding="utf-8"))
-    return {chapter_of(row["Chapter"]): table_minutes(row["Time"]) for row in rows}
+    return {chapter_of(row["Chapter"]): table_time(row["Time"]) for row in rows}
 
 
 def glossary_entries(markdown):
@@ -145,6 +176,15 @@ def test_stated_minutes_reads_the_chapters_sentence():
         stated_minutes("**Time:** about 45 minutes. Later: **Time:** about 60 minutes.")
 
 
+def test_stated_split_reads_reading_and_exercise_time():
+    split = "**Time:** about 150 minutes: about 60 to read and run the cells, about 90 for the exercises."
+    assert stated_minutes(split) == 150
+    assert stated_split(split) == (60, 90)
+    assert stated_split("**Time:** about 45 minutes.") is None
+    with pytest.raises(ValueError, match=r"60 \+ 80"):
+        stated_split("**Time:** about 150 minutes: about 60 to read and run the cells, about 80 for the exercises.")
+
+
 def test_table_rows_and_cells():
     page = "\n".join([
         "## Which chapter needs which",
@@ -160,6 +200,10 @@ def test_table_rows_and_cells():
     assert [chapter_of(row["Chapter"]) for row in rows] == ["softmax", "performance"]
     assert [table_minutes(row["Time"]) for row in rows] == [45, 20]
     assert chapter_of("{doc}`the first chapter <softmax>`") == "softmax"
+    assert table_time("150 min (60 + 90)") == (150, (60, 90))
+    assert table_time("45 min") == (45, None)
+    with pytest.raises(ValueError, match="N min"):
+        table_time("45 minutes or so")
 
 
 def test_glossary_entries_and_links():
@@ -190,6 +234,16 @@ def test_the_instructors_time_is_the_chapters_time(chapter):
     assert chapter in times, f"{chapter} (about {stated} minutes) is missing from the table in book/instructors.md"
     assert times[chapter] == stated, (
         f"{chapter}: the chapter states about {stated} minutes, book/instructors.md says {times[chapter]} min"
+    )
+
+
+@pytest.mark.parametrize("chapter", toc_chapters())
+def test_the_instructors_split_is_the_chapters_split(chapter):
+    split = stated_split(markdown_of(BOOK / f"{chapter}.ipynb"))
+    _minutes, table_split = instructors_time_cells().get(chapter, (None, None))
+    assert table_split == split, (
+        f"{chapter}: the chapter splits its time as {split} (reading, exercises), "
+        f"book/instructors.md as {table_split}"
     )
 
 

@@ -175,7 +175,7 @@ def test_dtype_casts_first(function):
     x32 = np.array([1.0, 2.0, 3.0], dtype=np.float32)
     assert function(x32, dtype=np.float64).dtype == np.float64
     np.testing.assert_array_equal(function(x32, dtype=np.float64), function(x32.astype(np.float64)))
-    with pytest.raises(TypeError, match="dtype must be float32 or float64"):
+    with pytest.raises(TypeError, match="dtype must be float32, float64, float16 or bfloat16; got int64"):
         function(x32, dtype=np.int64)
 
 

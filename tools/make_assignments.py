@@ -16,18 +16,43 @@ assignment:
   own, which calls :mod:`lossbook.exercises` and says precisely what is wrong;
 * a solution code cell without markers is replaced by an empty stub (and reported: it has no check).
 
-A student runs the notebook top to bottom: the check cells fail until the stubs are filled in. An
-instructor grades by running it.
+A data file that a chapter's code reads from its own folder (``book/bench_results.json``) is copied
+beside the assignment, so that the assignment runs from its folder as the chapter runs from book/.
+
+A student runs the notebook top to bottom: the check cells fail until the stubs are filled in.
+
+A check may end with tests that would give the answer away (an expected value): the chapter puts
+them between ``# BEGIN HIDDEN TESTS`` and ``# END HIDDEN TESTS`` after its visible checks. The
+student notebook leaves them out; the nbgrader source keeps them, and nbgrader strips them from the
+release and puts them back to grade.
+
+The same run writes an nbgrader course in ``_build/nbgrader`` (``--nbgrader``; by default ``nbgrader/``
+beside the ``--output`` folder): ``nbgrader_config.py``
+and ``source/<chapter>/<chapter>.ipynb`` per chapter, with nbgrader's cell metadata:
+
+* a solution code cell is an nbgrader solution cell: the names it assigns at the top level are set to
+  None first, and its region is marked ``### BEGIN SOLUTION`` / ``### END SOLUTION`` (nbgrader
+  replaces it by ``raise NotImplementedError()``);
+* each check is an autograded test cell worth ``POINTS_PER_CHECK`` point (a line ``# points: N`` in
+  the check sets another number), its hidden tests marked ``### BEGIN HIDDEN TESTS``;
+* a solution's prose is a manually graded answer cell worth ``POINTS_PER_PROSE_ANSWER`` point;
+* every other cell is read-only (locked).
+
+The instructor's workflow (release, collect, autograde, export) is in book/instructors.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import sys
 from pathlib import Path
 
 import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/, also when this file is loaded by path
+from myst_to_markdown import convert_notebook  # noqa: E402  (MyST roles and directives to plain Markdown)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT_DIR = REPO_ROOT / "_build" / "assignments"
@@ -35,6 +60,21 @@ START = re.compile(r"```\{solution-start\}\s*(\S+)[^\n]*\n(?:[ \t]*:[^\n]*\n)*``
 END = re.compile(r"```\{solution-end\}[^\n]*\n```")
 BEGIN_MARK, END_MARK = "# BEGIN SOLUTION", "# END SOLUTION"
 ASSIGNED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\s*,\s*[A-Za-z_][A-Za-z0-9_]*)*)\s*=(?!=)")
+HIDDEN_BEGIN, HIDDEN_END = "# BEGIN HIDDEN TESTS", "# END HIDDEN TESTS"
+POINTS_LINE = re.compile(r"^[ \t]*#[ \t]*points:[ \t]*(\d+)[ \t]*$", re.MULTILINE)
+POINTS_PER_CHECK = 1  # an autograded check cell, unless its check says "# points: N"
+POINTS_PER_PROSE_ANSWER = 1  # a solution's prose, graded by hand (nbgrader formgrader)
+NBGRADER_CONFIG = '''"""nbgrader's configuration for the course (written by tools/make_assignments.py)."""
+
+c = get_config()  # noqa: F821 (nbgrader provides it)
+c.CourseDirectory.course_id = "loss-functions"
+# A stubbed solution raises, so that a student sees at once what is left to do.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+# The longest chapter (training_run) runs in about two minutes on one core.
+c.Execute.timeout = 900
+'''
+DATA_FILE = re.compile(r"""["']([\w.-]+\.(?:json|csv|npz|npy|txt))["']""")
 
 
 def chapters_in_toc() -> list[Path]:
@@ -57,16 +97,68 @@ def stub_for(region: list[str], label: str) -> list[str]:
     return [f"# Exercise {label}: your solution here."] + [f"{name} = None" for name in names]
 
 
-def split_solution_cell(source: str, label: str) -> tuple[str, str | None]:
-    """(stub source, check source or None) for one solution code cell."""
+def solution_parts(source: str) -> tuple[list[str], list[str], str] | None:
+    """(lines before the solution region, the region's lines, the check after it) or None without markers."""
     lines = source.splitlines()
     starts = [i for i, line in enumerate(lines) if line.strip() == BEGIN_MARK]
     ends = [i for i, line in enumerate(lines) if line.strip() == END_MARK]
     if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
-        return f"# Exercise {label}: your solution here.\n", None
+        return None
     begin, end = starts[0], ends[0]
-    stub = lines[:begin] + stub_for(lines[begin + 1 : end], label)
-    check = "\n".join(lines[end + 1 :]).strip("\n")
+    return lines[:begin], lines[begin + 1 : end], "\n".join(lines[end + 1 :]).strip("\n")
+
+
+def hidden_regions(check: str) -> list[tuple[int, int]]:
+    """(first, last) line numbers of each hidden-tests region of `check`, markers included."""
+    regions, first = [], None
+    for number, line in enumerate(check.splitlines()):
+        if line.strip() == HIDDEN_BEGIN:
+            if first is not None:
+                raise ValueError(f"nested {HIDDEN_BEGIN!r} in:\n{check}")
+            first = number
+        elif line.strip() == HIDDEN_END:
+            if first is None:
+                raise ValueError(f"{HIDDEN_END!r} without {HIDDEN_BEGIN!r} in:\n{check}")
+            regions.append((first, number))
+            first = None
+    if first is not None:
+        raise ValueError(f"{HIDDEN_BEGIN!r} without {HIDDEN_END!r} in:\n{check}")
+    return regions
+
+
+def visible_check(check: str) -> str:
+    """The check as a student sees it: without its hidden tests."""
+    hidden = {n for first, last in hidden_regions(check) for n in range(first, last + 1)}
+    return "\n".join(line for n, line in enumerate(check.splitlines()) if n not in hidden).strip("\n")
+
+
+def nbgrader_check(check: str) -> str:
+    """The check with nbgrader's hidden-tests markers (``### BEGIN HIDDEN TESTS``), indentation kept."""
+    hidden_regions(check)  # validates the markers
+    lines = []
+    for line in check.splitlines():
+        if line.strip() in (HIDDEN_BEGIN, HIDDEN_END):
+            line = line.replace("# ", "### ", 1)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def check_points(check: str) -> int:
+    """The points of a check cell: ``# points: N`` in the check, else ``POINTS_PER_CHECK``."""
+    found = POINTS_LINE.findall(check)
+    if len(found) > 1:
+        raise ValueError(f"more than one '# points:' line in:\n{check}")
+    return int(found[0]) if found else POINTS_PER_CHECK
+
+
+def split_solution_cell(source: str, label: str) -> tuple[str, str | None]:
+    """(stub source, check source or None) for one solution code cell; hidden tests left out."""
+    parts = solution_parts(source)
+    if parts is None:
+        return f"# Exercise {label}: your solution here.\n", None
+    before, region, check = parts
+    stub = before + stub_for(region, label)
+    check = visible_check(check)
     return "\n".join(stub).rstrip() + "\n", (check or None)
 
 
@@ -117,15 +209,149 @@ def make_assignment(path: Path) -> tuple[nbformat.NotebookNode, int, int]:
         else:
             unchecked += 1
     notebook.cells = cells
+    convert_notebook(notebook, f"book/{path.stem}")  # Jupyter and Colab render no MyST
     for index, cell in enumerate(notebook.cells):
         cell["id"] = f"cell-{index}"
     return notebook, checked, unchecked
+
+
+def exercise_parts(notebook: nbformat.NotebookNode):
+    """The chapter's pieces in order: ("cell", None, cell) outside solutions, ("text", None, markdown) for
+    part of a markdown cell outside solutions, ("prose", label, markdown) inside a solution, ("code",
+    label, cell) for a solution's code cell, ("end", label, None) where a solution ends."""
+    label = None
+    for cell in notebook.cells:
+        if cell.cell_type != "markdown":
+            yield ("cell", None, cell) if label is None else ("code", label, cell)
+            continue
+        text = cell.source
+        if not START.search(text) and not END.search(text):
+            yield ("cell", None, cell) if label is None else ("prose", label, text)
+            continue
+        while text.strip():
+            if label is None:
+                start = START.search(text)
+                yield "text", None, text[: start.start()] if start else text
+                if not start:
+                    break
+                label, text = start.group(1), text[start.end():]
+            else:
+                end = END.search(text)
+                yield "prose", label, text[: end.start()] if end else text
+                if not end:
+                    break
+                yield "end", label, None
+                label, text = None, text[end.end():]
+
+
+def _nbgrader_metadata(grade_id: str, *, solution=False, grade=False, locked=True, points=None) -> dict:
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3, "solution": solution,
+            "task": False}
+    if grade:
+        meta["points"] = points
+    return meta
+
+
+def nbgrader_solution_source(source: str) -> str | None:
+    """A solution code cell's part for nbgrader (None without markers): the names its region assigns at the
+    top level set to None first (so that a check says "is None"), the region in nbgrader's markers."""
+    parts = solution_parts(source)
+    if parts is None:
+        return None
+    before, region, _ = parts
+    indent = min((len(line) - len(line.lstrip()) for line in region if line.strip()), default=0)
+    pad = " " * indent
+    stubs = [] if indent else [line for line in stub_for(region, "") if not line.startswith("#")]
+    lines = before + stubs + [f"{pad}### BEGIN SOLUTION"] + region + [f"{pad}### END SOLUTION"]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def make_nbgrader_source(path: Path) -> tuple[nbformat.NotebookNode, int]:
+    """The nbgrader source notebook for the chapter at `path` (solutions and hidden tests in nbgrader's
+    markers, points on the check and answer cells), and its total number of points."""
+    notebook = nbformat.read(path, as_version=4)
+    cells, prose, total = [], {}, 0
+
+    def add(cell, **meta):
+        cell.metadata["nbgrader"] = _nbgrader_metadata(f"{path.stem}-{len(cells)}", **meta)
+        cells.append(cell)
+        return cell
+
+    checks = {}
+    for kind, label, item in exercise_parts(notebook):
+        if kind == "cell":
+            if item.cell_type == "code":
+                item.outputs, item.execution_count = [], None
+                item.metadata.pop("execution", None)
+            add(item)
+        elif kind == "text":
+            if item.strip():
+                add(nbformat.v4.new_markdown_cell(item.strip()))
+        elif kind == "prose":
+            if item.strip():
+                if label not in prose:  # a solution's prose becomes one answer cell, where it begins
+                    prose[label] = add(nbformat.v4.new_markdown_cell(""), solution=True, grade=True, locked=False,
+                                       points=POINTS_PER_PROSE_ANSWER)
+                    prose[label].metadata["nbgrader"]["grade_id"] = f"{label}-answer"
+                    total += POINTS_PER_PROSE_ANSWER
+                prose[label].source = (prose[label].source + "\n\n" + item.strip()).strip()
+        elif kind == "code":
+            solution = nbgrader_solution_source(item.source)
+            stub = add(nbformat.v4.new_code_cell(solution or item.source), solution=True, locked=False)
+            checks[label] = checks.get(label, 0) + 1
+            stub.metadata["nbgrader"]["grade_id"] = f"{label}-solution-{checks[label]}"
+            check = solution_parts(item.source)[2] if solution else ""
+            if check:
+                points = check_points(check)
+                test = add(nbformat.v4.new_code_cell(nbgrader_check(check)), grade=True, points=points)
+                test.metadata["nbgrader"]["grade_id"] = f"{label}-check-{checks[label]}"
+                total += points
+    for cell in cells:
+        cell.pop("id", None)
+    notebook.cells = cells
+    convert_notebook(notebook, f"book/{path.stem}")  # Jupyter and Colab render no MyST
+    for index, cell in enumerate(notebook.cells):
+        cell["id"] = f"cell-{index}"
+    return notebook, total
+
+
+def write_nbgrader_course(paths: list[Path], root: Path) -> None:
+    """Write the nbgrader course at `root`: nbgrader_config.py (unless there is one) and the source notebooks."""
+    root.mkdir(parents=True, exist_ok=True)
+    config = root / "nbgrader_config.py"
+    if not config.exists():  # an instructor's own settings stay
+        config.write_text(NBGRADER_CONFIG, encoding="utf-8")
+    for path in paths:
+        notebook, total = make_nbgrader_source(path)
+        folder = root / "source" / path.stem
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, folder / path.name)
+        for data in data_files(path):
+            shutil.copyfile(data, folder / data.name)
+        print(f"{shown(folder / path.name)}: nbgrader source, {total} point(s)")
+
+
+def data_files(path: Path) -> list[Path]:
+    """The files beside the chapter at `path` that its code cells name (for example "bench_results.json")."""
+    notebook = nbformat.read(path, as_version=4)
+    names = {name for cell in notebook.cells if cell.cell_type == "code" for name in DATA_FILE.findall(cell.source)}
+    return sorted(path.parent / name for name in names if (path.parent / name).is_file())
+
+
+def shown(path: Path) -> str:
+    """`path` as the user can type it: relative to the current folder when it lies inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path.resolve())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", help="chapters (default: every chapter in _toc.yml)")
     parser.add_argument("--output", default=str(OUTPUT_DIR), help="folder for the student notebooks")
+    parser.add_argument("--nbgrader", default=None,
+                        help="folder for the nbgrader course (default: nbgrader/ beside --output, _build/nbgrader)")
     arguments = parser.parse_args(argv)
     output = Path(arguments.output)
     output.mkdir(parents=True, exist_ok=True)
@@ -133,8 +359,12 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         notebook, checked, unchecked = make_assignment(path)
         nbformat.write(notebook, output / path.name)
+        for data in data_files(path):
+            shutil.copyfile(data, output / data.name)
         note = f", {unchecked} without a check yet" if unchecked else ""
-        print(f"{output.name}/{path.name}: {checked} checked solution cell(s){note}")
+        print(f"{shown(output / path.name)}: {checked} checked solution cell(s){note}")
+    nbgrader_root = Path(arguments.nbgrader) if arguments.nbgrader else output.resolve().parent / "nbgrader"
+    write_nbgrader_course(paths, nbgrader_root)
     return 0
 
 

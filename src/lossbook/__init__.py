@@ -12,7 +12,18 @@ from lossbook.binary import (
     sigmoid_focal_loss,
     sigmoid_focal_loss_grad,
 )
-from lossbook.boxes import box_iou, generalized_box_iou_loss, generalized_box_iou_loss_grad
+from lossbook.boxes import (
+    batched_nms,
+    box_iou,
+    complete_box_iou_loss,
+    complete_box_iou_loss_grad,
+    distance_box_iou_loss,
+    distance_box_iou_loss_grad,
+    generalized_box_iou_loss,
+    generalized_box_iou_loss_grad,
+    nms,
+)
+from lossbook.calibration import brier_score, calibration_error, reliability_curve
 from lossbook.classification import (
     cross_entropy,
     cross_entropy_grad,
@@ -29,6 +40,7 @@ from lossbook.fused import (
     log_softmax_value_and_grad,
     softmax_value_and_grad,
 )
+from lossbook.metrics import mean_average_precision
 from lossbook.regression import (
     huber_loss,
     huber_loss_grad,
@@ -59,9 +71,17 @@ __all__ = [
     "cross_entropy_value_and_grad",
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy_with_logits_grad",
+    "batched_nms",
     "box_iou",
+    "complete_box_iou_loss",
+    "complete_box_iou_loss_grad",
+    "distance_box_iou_loss",
+    "distance_box_iou_loss_grad",
+    "brier_score",
+    "calibration_error",
     "generalized_box_iou_loss",
     "generalized_box_iou_loss_grad",
+    "nms",
     "huber_loss",
     "huber_loss_grad",
     "kl_div",
@@ -80,6 +100,7 @@ __all__ = [
     "cross_entropy_grad",
     "l2_penalty",
     "l2_penalty_grad",
+    "mean_average_precision",
     "log_sigmoid",
     "log_softmax",
     "log_softmax_grad",
@@ -87,6 +108,7 @@ __all__ = [
     "logsumexp",
     "nll_loss",
     "nll_loss_grad",
+    "reliability_curve",
     "sigmoid",
     "softmax",
     "softmax_grad",

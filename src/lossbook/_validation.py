@@ -3,6 +3,13 @@
 Each check returns a clean NumPy array (or value) so that the numerical code after it can assume
 well-formed input. Checks are cheap (a dtype look-up, a shape comparison, one pass for label ranges)
 so that small batches stay fast.
+
+Half precision. float16 and bfloat16 (NumPy has no bfloat16; ``ml_dtypes.bfloat16`` provides it) are
+accepted only by the functions listed in :data:`HALF_PRECISION_FUNCTIONS`, which pass ``half=True``.
+They compute as PyTorch's CPU kernels do, in float32 (PyTorch's "opmath" type for both formats):
+:func:`upcast` gives the array to compute with and the dtype to return, and :func:`to_output` rounds
+the result back once at the end. Every other function refuses them with a TypeError, rather than
+computing in a format whose 11 (float16) or 8 (bfloat16) significant bits it was never checked against.
 """
 
 import math
@@ -12,21 +19,38 @@ import numpy as np
 
 REDUCTIONS = ("mean", "sum", "none")
 
+HALF_PRECISION = ("float16", "bfloat16")
+HALF_PRECISION_FUNCTIONS = (
+    "logsumexp, softmax, log_softmax, sigmoid, log_sigmoid, softplus, cross_entropy, nll_loss, kl_div, "
+    "binary_cross_entropy_with_logits, sigmoid_focal_loss, their _grad twins and the fused *_value_and_grad"
+)
 
-def as_float_array(x, name):
+
+def is_half_precision(dtype):
+    """True for float16 and bfloat16 (the size test first: building a dtype's name costs microseconds)."""
+    return dtype.itemsize == 2 and dtype.name in HALF_PRECISION
+
+
+def as_float_array(x, name, *, half=False):
     """Return `x` as a float32 or float64 array; integers and bools become float64.
 
-    float32 stays float32 (the library keeps the caller's precision); float16 is promoted to
-    float32 because NumPy's float16 exp and log lose too much to be useful for losses.
+    float32 stays float32 (the library keeps the caller's precision). float16 and bfloat16 stay as
+    they are when ``half=True`` (the caller computes through :func:`upcast`) and are a TypeError
+    otherwise.
     """
     try:
         array = np.asarray(x)
     except ValueError as error:  # ragged nested lists
         raise ValueError(f"{name} must be a rectangular array of numbers; {error}") from None
     kind = array.dtype.kind
+    if is_half_precision(array.dtype):  # bfloat16 (from ml_dtypes) has kind "V", so test the name
+        if not half:
+            raise TypeError(
+                f"{name} has dtype {array.dtype}, which this function does not accept; half precision "
+                f"(float16, bfloat16) is accepted by {HALF_PRECISION_FUNCTIONS} only: cast to float32 first"
+            )
+        return array
     if kind == "f":
-        if array.dtype == np.float16:
-            return array.astype(np.float32)
         if array.dtype not in (np.float32, np.float64):
             return array.astype(np.float64)
         return array
@@ -37,12 +61,24 @@ def as_float_array(x, name):
     )
 
 
-def check_shaped_like(value, name, reference, reference_name):
+def upcast(array):
+    """`array` in the dtype to compute in, and the dtype to return the result in.
+
+    float16 and bfloat16 are computed in float32, as PyTorch's CPU kernels do, and :func:`to_output`
+    rounds the result back once; float32 and float64 are computed as they are.
+    """
+    if is_half_precision(array.dtype):
+        return array.astype(np.float32), array.dtype
+    return array, array.dtype
+
+
+def check_shaped_like(value, name, reference, reference_name, *, half=False):
     """`value` as a float array with exactly the shape and the dtype of the array `reference`.
 
     NumPy would broadcast (3,) against (3, 1) into a (3, 3) result; a loss must refuse instead.
+    ``half=True`` accepts float16 and bfloat16 (see :func:`as_float_array`).
     """
-    array = as_float_array(value, name)
+    array = as_float_array(value, name, half=half)
     if array.shape != reference.shape:
         raise ValueError(
             f"{name} must have the shape of {reference_name} {reference.shape} (no broadcasting); got {array.shape}"
@@ -59,7 +95,7 @@ def check_broadcast_factor(value, name, shape, dtype):
     """
     if value is None:
         return 1.0
-    value = as_float_array(value, name)
+    value = as_float_array(value, name, half=True)  # only the binary losses, which accept half precision, call it
     try:
         result_shape = np.broadcast_shapes(value.shape, shape)
     except ValueError:
@@ -113,9 +149,9 @@ def check_integer(value, name):
     return int(value)
 
 
-def check_class_input(x, name):
+def check_class_input(x, name, *, half=False):
     """Scores or log-probabilities: (C,) unbatched, (N, C), or (N, C, d1, ...) with classes on axis 1."""
-    x = as_float_array(x, name)
+    x = as_float_array(x, name, half=half)
     if x.ndim == 0:
         raise ValueError(f"{name} must have a class axis: shape (C,), (N, C) or (N, C, d1, ...); got a scalar")
     if x.shape[min(1, x.ndim - 1)] == 0:
@@ -165,14 +201,19 @@ def check_class_indices(target, input_shape, input_name, ignore_index):
 def check_class_weight(weight, num_classes, dtype):
     if weight is None:
         return None
-    weight = as_float_array(weight, "weight")
+    weight = as_float_array(weight, "weight", half=True)  # cast to `dtype` below, which is never half precision
     if weight.shape != (num_classes,):
         raise ValueError(f"weight must have shape ({num_classes},), one entry per class; got {weight.shape}")
     return weight.astype(dtype, copy=False)
 
 
 def to_output(value, dtype):
-    """Scalars come back as NumPy scalars of the input's dtype (float32 in, float32 out)."""
-    if np.ndim(value) == 0:
-        return dtype.type(value)
-    return value.astype(dtype, copy=False)
+    """Scalars come back as NumPy scalars of the input's dtype (float32 in, float32 out).
+
+    For half-precision input, `value` was computed in float32 (:func:`upcast`) and is rounded to the
+    nearest float16 or bfloat16 here, once.
+    """
+    with np.errstate(over="ignore"):  # beyond float16's 65504 the nearest value is inf, as in PyTorch
+        if np.ndim(value) == 0:
+            return dtype.type(value)
+        return value.astype(dtype, copy=False)

@@ -6,6 +6,10 @@
 so they stay finite at any logit. These are the readable reference versions;
 :func:`~lossbook.fused.binary_cross_entropy_with_logits_value_and_grad` computes the loss and its
 gradient at once, faster.
+
+Both losses and their twins accept float16 and bfloat16 logits (and targets and weights) and return
+the dtype of the logits: they compute in float32 and round once at the end, as :mod:`lossbook.stable`
+does.
 """
 
 import numpy as np
@@ -16,17 +20,18 @@ from lossbook.stable import log_sigmoid, sigmoid
 
 
 def _check_pair(logits, target, reduction):
-    logits = check.as_float_array(logits, "logits")
-    target = check.check_shaped_like(target, "target", logits, "logits")
+    """Logits and target to compute with, and the dtype to return."""
+    logits, dtype = check.upcast(check.as_float_array(logits, "logits", half=True))
+    target = check.check_shaped_like(target, "target", logits, "logits", half=True)
     check.check_reduction(reduction)
-    return logits, target
+    return logits, target, dtype
 
 
 def _check_bce(logits, target, weight, pos_weight, reduction):
-    logits, target = _check_pair(logits, target, reduction)
+    logits, target, dtype = _check_pair(logits, target, reduction)
     weight = check.check_broadcast_factor(weight, "weight", logits.shape, logits.dtype)
     pos_weight = check.check_broadcast_factor(pos_weight, "pos_weight", logits.shape, logits.dtype)
-    return logits, target, weight, pos_weight
+    return logits, target, weight, pos_weight, dtype
 
 
 def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=None, reduction="mean"):
@@ -61,10 +66,10 @@ def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=
     >>> binary_cross_entropy_with_logits([-800.0], [1.0])  # log(sigmoid(-800)) would be -inf
     np.float64(800.0)
     """
-    x, y, w, pw = _check_bce(logits, target, weight, pos_weight, reduction)
+    x, y, w, pw, dtype = _check_bce(logits, target, weight, pos_weight, reduction)
     # log(1 - sigma(x)) = log sigma(-x): both logarithms from the stable log_sigmoid.
     losses = -w * (pw * y * log_sigmoid(x) + (1 - y) * log_sigmoid(-x))
-    return reduce_losses(losses, reduction, x.dtype)
+    return reduce_losses(losses, reduction, dtype)
 
 
 def binary_cross_entropy_with_logits_grad(logits, target, *, weight=None, pos_weight=None, reduction="mean"):
@@ -81,16 +86,16 @@ def binary_cross_entropy_with_logits_grad(logits, target, *, weight=None, pos_we
     :math:`\sigma(-x)`, neither term suffers the cancellation of :math:`\sigma(x) - 1` at a confident
     positive.
     """
-    x, y, w, pw = _check_bce(logits, target, weight, pos_weight, reduction)
+    x, y, w, pw, dtype = _check_bce(logits, target, weight, pos_weight, reduction)
     grad = w * ((1 - y) * sigmoid(x) - pw * y * sigmoid(-x))
-    return reduce_grad(grad, reduction, x.dtype)
+    return reduce_grad(grad, reduction, dtype)
 
 
 def _check_focal(logits, target, alpha, gamma, reduction):
-    logits, target = _check_pair(logits, target, reduction)
+    logits, target, dtype = _check_pair(logits, target, reduction)
     alpha = check.check_real_number(alpha, "alpha", at_most=1)  # negative turns the weighting off
     gamma = check.check_real_number(gamma, "gamma", at_least=0)
-    return logits, target, alpha, gamma
+    return logits, target, alpha, gamma, dtype
 
 
 def _focal_parts(logits, target, alpha):
@@ -128,9 +133,9 @@ def sigmoid_focal_loss(logits, target, *, alpha=0.25, gamma=2.0, reduction="none
     >>> sigmoid_focal_loss([3.0, -3.0], [1.0, 1.0]).round(5)  # an easy and a hard positive
     array([0.00003, 0.69157])
     """
-    logits, target, alpha, gamma = _check_focal(logits, target, alpha, gamma, reduction)
+    logits, target, alpha, gamma, dtype = _check_focal(logits, target, alpha, gamma, reduction)
     _, _, miss, ce, alpha_t = _focal_parts(logits, target, alpha)
-    return reduce_losses(alpha_t * miss**gamma * ce, reduction, logits.dtype)
+    return reduce_losses(alpha_t * miss**gamma * ce, reduction, dtype)
 
 
 def sigmoid_focal_loss_grad(logits, target, *, alpha=0.25, gamma=2.0, reduction="none"):
@@ -147,7 +152,7 @@ def sigmoid_focal_loss_grad(logits, target, *, alpha=0.25, gamma=2.0, reduction=
     (:math:`q = 0`), where automatic differentiation of torchvision's formula gives
     :math:`0 \cdot \infty = \text{nan}`; the product tends to 0 there, which is what this returns.
     """
-    logits, target, alpha, gamma = _check_focal(logits, target, alpha, gamma, reduction)
+    logits, target, alpha, gamma, dtype = _check_focal(logits, target, alpha, gamma, reduction)
     probs, complement, miss, ce, alpha_t = _focal_parts(logits, target, alpha)
     dmiss = (1 - 2 * target) * probs * complement
     # q^(gamma - 1) * dq/dx * BCE -> 0 as q -> 0; evaluate it only where q > 0.
@@ -155,4 +160,4 @@ def sigmoid_focal_loss_grad(logits, target, *, alpha=0.25, gamma=2.0, reduction=
         focusing = np.where(miss > 0, gamma * miss ** (gamma - 1) * dmiss * ce, 0.0)
     # p - y written as p (1 - y) - (1 - p) y: both terms accurate even where p rounds to 1.
     grad = alpha_t * (miss**gamma * (probs * (1 - target) - complement * target) + focusing)
-    return reduce_grad(np.broadcast_to(grad, logits.shape), reduction, logits.dtype)
+    return reduce_grad(np.broadcast_to(grad, logits.shape), reduction, dtype)

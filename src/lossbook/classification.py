@@ -10,6 +10,10 @@ Every ``name_grad`` takes the same arguments as ``name`` and returns the gradien
 respect to its first argument, shaped like it; for ``reduction="none"`` it is the gradient of the
 sum of the per-sample losses. These are the readable reference versions;
 :func:`~lossbook.fused.cross_entropy_value_and_grad` computes both at once, faster.
+
+``nll_loss``, ``cross_entropy`` and ``kl_div`` (and their twins) accept float16 and bfloat16 scores
+and return that dtype: they compute in float32 and round once at the end, as
+:mod:`lossbook.stable` does. ``multi_margin_loss`` refuses them, as PyTorch's CPU kernel does.
 """
 
 import numpy as np
@@ -51,10 +55,10 @@ def _check_index_target(x, target, name, weight, ignore_index):
 
 
 def _check_nll(log_probs, target, weight, ignore_index, reduction):
-    log_probs = check.check_class_input(log_probs, "log_probs")
+    log_probs, dtype = check.upcast(check.check_class_input(log_probs, "log_probs", half=True))
     check.check_reduction(reduction)
     labels, counted, row_weight, _ = _check_index_target(log_probs, target, "log_probs", weight, ignore_index)
-    return log_probs, labels, counted, row_weight
+    return log_probs, labels, counted, row_weight, dtype
 
 
 def nll_loss(log_probs, target, *, weight=None, ignore_index=-100, reduction="mean"):
@@ -91,12 +95,12 @@ def nll_loss(log_probs, target, *, weight=None, ignore_index=-100, reduction="me
     >>> nll_loss(log_softmax([[5, 4, 2]]), [0]).round(4)
     np.float64(0.3490)
     """
-    log_probs, labels, counted, row_weight = _check_nll(log_probs, target, weight, ignore_index, reduction)
+    log_probs, labels, counted, row_weight, dtype = _check_nll(log_probs, target, weight, ignore_index, reduction)
     rows = _to_rows(log_probs)
     picked = rows[np.arange(len(labels)), labels]  # log p_{i, y_i}
     # An ignored sample costs nothing, even where its row holds -inf or nan.
     losses = row_weight * np.where(counted, -picked, 0)
-    return reduce_losses(losses.reshape(_sample_shape(log_probs.shape)), reduction, log_probs.dtype, row_weight.sum())
+    return reduce_losses(losses.reshape(_sample_shape(log_probs.shape)), reduction, dtype, row_weight.sum())
 
 
 def nll_loss_grad(log_probs, target, *, weight=None, ignore_index=-100, reduction="mean"):
@@ -114,27 +118,27 @@ def nll_loss_grad(log_probs, target, *, weight=None, ignore_index=-100, reductio
     array([[-0.5,  0. ,  0. ],
            [ 0. , -0.5,  0. ]])
     """
-    log_probs, labels, _, row_weight = _check_nll(log_probs, target, weight, ignore_index, reduction)
+    log_probs, labels, _, row_weight, dtype = _check_nll(log_probs, target, weight, ignore_index, reduction)
     grad = np.zeros_like(_to_rows(log_probs))
     grad[np.arange(len(labels)), labels] -= row_weight
-    grad = reduce_grad(grad, reduction, log_probs.dtype, row_weight.sum())
+    grad = reduce_grad(grad, reduction, dtype, row_weight.sum())
     return _from_rows(grad, log_probs.shape)
 
 
 def _check_cross_entropy(logits, target, weight, ignore_index, reduction, label_smoothing):
-    """Checked logits, the smoothed target q as rows (M, C), the class weights (1 when None), which rows
-    count, and the mean's denominator.
+    """Checked logits to compute with, the smoothed target q as rows (M, C), the class weights (1 when
+    None), which rows count, the mean's denominator, and the dtype to return.
 
     Index targets become one-hot rows (zero rows where ignored); probability targets stay as they
     are. Label smoothing mixes either with the uniform distribution.
     """
-    logits = check.check_class_input(logits, "logits")
+    logits, dtype = check.upcast(check.check_class_input(logits, "logits", half=True))
     check.check_reduction(reduction)
     smoothing = check.check_label_smoothing(label_smoothing)
     target = np.asarray(target)
     num_classes = logits.shape[min(1, logits.ndim - 1)]
     if target.shape == logits.shape:  # class probabilities
-        if target.dtype.kind != "f":
+        if target.dtype.kind != "f" and not check.is_half_precision(target.dtype):
             raise TypeError(
                 f"target shaped like logits {logits.shape} holds class probabilities and must be "
                 f"floating point; got dtype {target.dtype}"
@@ -151,7 +155,7 @@ def _check_cross_entropy(logits, target, weight, ignore_index, reduction, label_
     q = (1 - smoothing) * y + smoothing / num_classes  # the smoothed target
     q[~counted] = 0  # an ignored sample has no target at all
     w = class_weight if class_weight is not None else 1.0
-    return logits, q, w, counted, denominator
+    return logits, q, w, counted, denominator, dtype
 
 
 def cross_entropy(logits, target, *, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -198,13 +202,13 @@ def cross_entropy(logits, target, *, weight=None, ignore_index=-100, reduction="
     >>> cross_entropy([[5, 4, 2]], [[1.0, 0.0, 0.0]]).round(4)  # the same target as probabilities
     np.float64(0.3490)
     """
-    logits, q, w, counted, denominator = _check_cross_entropy(
+    logits, q, w, counted, denominator, dtype = _check_cross_entropy(
         logits, target, weight, ignore_index, reduction, label_smoothing
     )
     log_p = log_softmax(_to_rows(logits), axis=1)
     log_p[~counted] = 0  # an ignored sample costs nothing, even where its scores are not finite
     losses = np.sum(w * q * -log_p, axis=1)  # -sum_c w_c q_c log p_c, one loss per row
-    return reduce_losses(losses.reshape(_sample_shape(logits.shape)), reduction, logits.dtype, denominator)
+    return reduce_losses(losses.reshape(_sample_shape(logits.shape)), reduction, dtype, denominator)
 
 
 def cross_entropy_grad(logits, target, *, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -225,14 +229,14 @@ def cross_entropy_grad(logits, target, *, weight=None, ignore_index=-100, reduct
     >>> cross_entropy_grad([[5, 4, 2]], [0]).round(4)  # softmax minus the one-hot target
     array([[-0.2946,  0.2595,  0.0351]])
     """
-    logits, q, w, counted, denominator = _check_cross_entropy(
+    logits, q, w, counted, denominator, dtype = _check_cross_entropy(
         logits, target, weight, ignore_index, reduction, label_smoothing
     )
     p = softmax(_to_rows(logits), axis=1)
     p[~counted] = 0  # an ignored sample has no gradient, even where its scores are not finite
     u = w * q  # the weighted smoothed target
     grad = np.sum(u, axis=1, keepdims=True) * p - u
-    return _from_rows(reduce_grad(grad, reduction, logits.dtype, denominator), logits.shape)
+    return _from_rows(reduce_grad(grad, reduction, dtype, denominator), logits.shape)
 
 
 def _check_multi_margin(logits, target, p, margin, weight, reduction):
@@ -318,9 +322,10 @@ KL_REDUCTIONS = ("mean", "batchmean", "sum", "none")
 
 
 def _check_kl(input, target, reduction, log_target):
-    """Checked arrays, and the reduction with its denominator ("batchmean" is a mean over the batch)."""
-    input = check.as_float_array(input, "input")
-    target = check.check_shaped_like(target, "target", input, "input")
+    """Checked arrays to compute with, the reduction with its denominator ("batchmean" is a mean over the
+    batch), and the dtype to return."""
+    input, dtype = check.upcast(check.as_float_array(input, "input", half=True))
+    target = check.check_shaped_like(target, "target", input, "input", half=True)
     if not isinstance(reduction, str) or reduction not in KL_REDUCTIONS:
         raise ValueError(f"reduction must be one of {KL_REDUCTIONS}; got {reduction!r}")
     if not isinstance(log_target, bool):
@@ -330,7 +335,7 @@ def _check_kl(input, target, reduction, log_target):
     # "batchmean" divides by the batch size (axis 0; a scalar is a batch of one), "mean" by the element count.
     batch = input.shape[0] if input.ndim else 1
     denominator = {"batchmean": batch, "mean": input.size}.get(reduction)
-    return input, target, ("mean" if reduction == "batchmean" else reduction), denominator
+    return input, target, ("mean" if reduction == "batchmean" else reduction), denominator, dtype
 
 
 def kl_div(input, target, *, reduction="mean", log_target=False):
@@ -361,7 +366,7 @@ def kl_div(input, target, *, reduction="mean", log_target=False):
     >>> kl_div(np.log([[0.5, 0.5]]), [[0.9, 0.1]]).round(4)  # PyTorch's default: divided by 2 elements
     np.float64(0.1840)
     """
-    input, target, reduction, denominator = _check_kl(input, target, reduction, log_target)
+    input, target, reduction, denominator, dtype = _check_kl(input, target, reduction, log_target)
     if log_target:
         with np.errstate(invalid="ignore"):  # a target of -inf: 0 * inf = nan, as in PyTorch
             losses = np.exp(target) * (target - input)
@@ -369,11 +374,11 @@ def kl_div(input, target, *, reduction="mean", log_target=False):
         # 0 log 0 = 0: a class the target never uses costs nothing, whatever the model says.
         with np.errstate(divide="ignore", invalid="ignore"):
             losses = np.where(target > 0, target * (np.log(target) - input), 0)
-    return reduce_losses(losses, reduction, input.dtype, denominator)
+    return reduce_losses(losses, reduction, dtype, denominator)
 
 
 def kl_div_grad(input, target, *, reduction="mean", log_target=False):
     r"""Gradient of :func:`kl_div` with respect to `input`: :math:`-q` per element, scaled by the reduction."""
-    input, target, reduction, denominator = _check_kl(input, target, reduction, log_target)
+    input, target, reduction, denominator, dtype = _check_kl(input, target, reduction, log_target)
     q = np.exp(target) if log_target else target
-    return reduce_grad(-q, reduction, input.dtype, denominator)
+    return reduce_grad(-q, reduction, dtype, denominator)

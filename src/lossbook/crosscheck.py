@@ -85,7 +85,7 @@ def cross_check(name, rng):
         value = spec.loss(first, *rest, **example.kwargs)
         grad = spec.grad(first, *rest, **example.kwargs)
         sympy_value, sympy_grad = spec.symbolic_value_and_grad(first, *rest, **example.kwargs)
-        fd_grad = numerical_grad(lambda x, rest=rest, kwargs=example.kwargs: spec.loss(x, *rest, **kwargs), first)
+        fd_grad = numerical_grad(spec.finite_difference_target(first, *rest, **example.kwargs), first)
         rows.append(
             CheckRow(
                 example.label,

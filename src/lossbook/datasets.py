@@ -230,3 +230,190 @@ def make_shapes(n_images, rng, size=32, p_empty=0.2, min_size=8, max_size=20, no
     boxes[has_object == 0] = np.nan
     labels = np.where(has_object == 1, labels, IGNORE_INDEX)
     return images, has_object, labels, boxes
+
+
+# ----------------------------------------------------------------------------------------------
+# Scenes: many objects per image, for the dense detector
+
+
+def _log_uniform(rng, low, high, size):
+    """Draws whose logarithm is uniform on [log low, log high]: as many 4-8 px objects as 20-40 px ones."""
+    return np.exp(rng.uniform(np.log(low), np.log(high), size=size))
+
+
+def _place_without_heavy_overlap(widths, heights, tries_x, tries_y, size, max_overlap):
+    """Pick, for each object of one image in turn, the first candidate position that overlaps no earlier
+    object by more than `max_overlap` of the smaller one's area; None where every candidate fails."""
+    placed = []
+    corners = []
+    for w, h, xs, ys in zip(widths, heights, tries_x, tries_y, strict=True):
+        chosen = None
+        for fx, fy in zip(xs, ys, strict=True):
+            x1, y1 = fx * (size - w), fy * (size - h)
+            box = (x1, y1, x1 + w, y1 + h)
+            if all(_overlap_share(box, other) <= max_overlap for other in placed):
+                chosen = box
+                break
+        corners.append(chosen)
+        if chosen is not None:
+            placed.append(chosen)
+    return corners
+
+
+def _overlap_share(a, b):
+    """Intersection of boxes a and b over the area of the smaller one (1 when one holds the other)."""
+    inner_w = min(a[2], b[2]) - max(a[0], b[0])
+    inner_h = min(a[3], b[3]) - max(a[1], b[1])
+    if inner_w <= 0 or inner_h <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return inner_w * inner_h / smaller
+
+
+def _paint(image, label, box, brightness):
+    """Paint one object into `image` in place: the pixels whose centre lies in the shape take `brightness`."""
+    x1, y1, x2, y2 = box
+    # Only the pixels around the box can have their centre inside it.
+    cols = np.arange(int(x1), min(int(np.ceil(x2)), image.shape[1]))
+    rows = np.arange(int(y1), min(int(np.ceil(y2)), image.shape[0]))
+    # (u, v): each pixel centre's position in the box, in [0, 1] x [0, 1] when inside.
+    u = ((cols + 0.5 - x1) / (x2 - x1))[None, :]
+    v = ((rows + 0.5 - y1) / (y2 - y1))[:, None]
+    inside = (u >= 0) & (u <= 1) & (v >= 0) & (v <= 1)
+    if label == 0:  # square, stretched into a rectangle
+        mask = inside
+    elif label == 1:  # disk, stretched into an ellipse
+        mask = (u - 0.5) ** 2 + (v - 0.5) ** 2 <= 0.25
+    else:  # triangle: apex at the top centre, base along the bottom
+        mask = inside & (np.abs(u - 0.5) <= v / 2)
+    image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1][mask] = brightness
+
+
+def make_scenes(
+    n_images,
+    rng,
+    size=64,
+    *,
+    max_objects=4,
+    min_size=4.0,
+    max_size=40.0,
+    max_aspect=1.5,
+    max_overlap=0.5,
+    noise=0.05,
+    tries=10,
+):
+    r"""Draw `n_images` scenes, each holding 0 to `max_objects` shapes of widely different sizes.
+
+    The data set of the dense detector. Each scene holds :math:`k \sim U\{0, \dots, \text{max\_objects}\}`
+    objects (so a fifth of the scenes are empty with the defaults). Each object is one of the three
+    classes of :data:`SHAPE_NAMES`, stretched: a square becomes a rectangle, a disk an ellipse, and the
+    upright triangle a wider or taller one. Its size :math:`s = \sqrt{wh}` is log-uniform in
+    [`min_size`, `max_size`] pixels (as many small objects as large ones), its aspect ratio
+    :math:`w / h` log-uniform in [1 / `max_aspect`, `max_aspect`], its brightness uniform in [0.5, 1].
+    Boxes lie inside the image. Objects may overlap, but not by more than `max_overlap` of the smaller
+    one's area (a position is redrawn up to `tries` times; an object that finds no place is left out,
+    which happens rarely). Objects are painted from the largest to the smallest, so a small object is
+    never hidden under a large one. Gaussian noise of standard deviation `noise` is added and pixels
+    are clipped to [0, 1]. As in :func:`make_shapes`, a pixel belongs to a shape when its centre does.
+
+    Parameters
+    ----------
+    n_images : int
+        How many scenes, >= 1.
+    rng : numpy.random.Generator
+        The only source of randomness: the same generator state gives the same scenes.
+    size : int, default 64
+        Scenes are `size` x `size` pixels.
+    max_objects : int, default 4
+    min_size, max_size : float, default 4 and 40
+        Range of :math:`\sqrt{wh}`, in pixels.
+    max_aspect : float >= 1, default 1.5
+        Largest ratio of width to height (and of height to width).
+    max_overlap : float in [0, 1], default 0.5
+        Largest share of the smaller object's area that another object may cover.
+    noise : float >= 0, default 0.05
+    tries : int, default 10
+        Positions drawn per object.
+
+    Returns
+    -------
+    images : numpy.ndarray, shape (n_images, size, size), float32
+        Pixel intensities in [0, 1]; row index is y (downwards), column index is x.
+    targets : list of dict
+        One per scene, in the format of torchmetrics' ``MeanAveragePrecision`` (and of
+        :func:`lossbook.metrics.mean_average_precision`): ``"boxes"`` (k, 4) float64 corners
+        ``(x1, y1, x2, y2)`` in pixels, ``"labels"`` (k,) int64 indices into :data:`SHAPE_NAMES`,
+        largest object first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lossbook.datasets import SHAPE_NAMES, make_scenes
+    >>> images, targets = make_scenes(3, np.random.default_rng(0))
+    >>> images.shape, images.dtype
+    ((3, 64, 64), dtype('float32'))
+    >>> [len(target["labels"]) for target in targets]
+    [4, 3, 2]
+    >>> targets[2]["boxes"].round(1), [SHAPE_NAMES[label] for label in targets[2]["labels"]]
+    (array([[ 8.4, 30. , 39.9, 57.1],
+           [20.3, 21.5, 35.1, 34.6]]), ['triangle', 'disk'])
+    """
+    n_images = check_integer(n_images, "n_images")
+    if n_images < 1:
+        raise ValueError(f"n_images must be at least 1; got {n_images}")
+    rng = _check_rng(rng)
+    size = check_integer(size, "size")
+    max_objects = check_integer(max_objects, "max_objects")
+    tries = check_integer(tries, "tries")
+    if size < 2 or max_objects < 0 or tries < 1:
+        raise ValueError(f"size must be >= 2, max_objects >= 0 and tries >= 1; got {size}, {max_objects}, {tries}")
+    min_size = check_nonnegative_number(min_size, "min_size")
+    max_size = check_nonnegative_number(max_size, "max_size")
+    max_aspect = check_nonnegative_number(max_aspect, "max_aspect")
+    if max_aspect < 1:
+        raise ValueError(f"max_aspect must be >= 1; got {max_aspect}")
+    if not 1 <= min_size <= max_size or max_size * np.sqrt(max_aspect) > size:
+        raise ValueError(
+            f"min_size and max_size must satisfy 1 <= min_size <= max_size and max_size * sqrt(max_aspect) <= "
+            f"size = {size}; got min_size={min_size}, max_size={max_size}, max_aspect={max_aspect}"
+        )
+    max_overlap = check_nonnegative_number(max_overlap, "max_overlap")
+    if max_overlap > 1:
+        raise ValueError(f"max_overlap must lie in [0, 1]; got {max_overlap}")
+    noise = check_nonnegative_number(noise, "noise")
+
+    # Every draw is made for all max_objects slots of every scene, so the stream of random numbers does
+    # not depend on how many objects a scene holds.
+    slots = (n_images, max_objects)
+    counts = rng.integers(0, max_objects + 1, size=n_images)
+    labels = rng.integers(0, len(SHAPE_NAMES), size=slots)
+    side = _log_uniform(rng, min_size, max_size, slots)
+    aspect = _log_uniform(rng, 1 / max_aspect, max_aspect, slots)
+    brightness = rng.uniform(0.5, 1.0, size=slots)
+    tries_x, tries_y = rng.uniform(0, 1, size=(2, *slots, tries))
+    pixel_noise = rng.standard_normal((n_images, size, size), dtype=np.float32)
+    widths, heights = side * np.sqrt(aspect), side / np.sqrt(aspect)
+    # The largest object of a scene comes first: it is placed first and painted first (at the back).
+    order = np.argsort(-side, axis=1, kind="stable")
+
+    present = np.zeros(slots, dtype=bool)
+    corners = np.zeros((*slots, 4))
+    images = np.zeros((n_images, size, size), dtype=np.float32)
+    for n in range(n_images):
+        chosen = order[n][order[n] < counts[n]]  # the scene's first counts[n] slots, largest first
+        labels[n, : len(chosen)] = labels[n, chosen]
+        brightness[n, : len(chosen)] = brightness[n, chosen]
+        placed = _place_without_heavy_overlap(
+            widths[n, chosen], heights[n, chosen], tries_x[n, chosen], tries_y[n, chosen], size, max_overlap
+        )
+        for rank, box in enumerate(placed):
+            if box is not None:  # painted in order, each object over those before it
+                present[n, rank] = True
+                corners[n, rank] = box
+                _paint(images[n], labels[n, rank], box, brightness[n, rank])
+    images = np.clip(images + np.float32(noise) * pixel_noise, 0, 1)
+    targets = [
+        {"boxes": corners[n, present[n]], "labels": labels[n, present[n]].astype(np.int64)}
+        for n in range(n_images)
+    ]
+    return images, targets

@@ -4,7 +4,14 @@ Each check runs the student's code on random, edge and extreme inputs, compares 
 (usually lossbook itself), and on the first disagreement raises :class:`ExerciseError` saying
 precisely what is wrong: which input, what was expected, what came back (value, shape or dtype).
 When everything agrees it prints one line saying what was checked. A student runs the check cell
-after their solution; an instructor grades by running the notebook.
+after their solution; an instructor grades by running the notebook, or with nbgrader (an
+:class:`ExerciseError` is an ``AssertionError``: a failed autograded test cell).
+
+A check never trusts a claim: an answer left as ``None``, of the wrong type, or a bool where a number
+is expected fails with a message that says so, never with a raw ``TypeError``. A claim such as "SymPy
+simplifies the difference to 0" is checked through what it is about: the computed quantity
+(:func:`check_answer`, :func:`check_number`, :func:`check_expression`), a property of it
+(:func:`check_property`) or the function's behaviour on fresh inputs (:func:`check_function`).
 
 Examples
 --------
@@ -23,8 +30,36 @@ class ExerciseError(AssertionError):
     """A student's answer disagrees with the reference; the message says where and how."""
 
 
+def _is_bool(value):
+    return isinstance(value, (bool, np.bool_)) or (isinstance(value, np.ndarray) and value.dtype.kind == "b")
+
+
+def _not_none(got, what):
+    if got is None:
+        raise ExerciseError(f"{what} is None: not computed yet, or a function that forgot to return its result")
+
+
+def _as_array(value, what):
+    """`value` as a NumPy array, or :class:`ExerciseError` for a ragged nesting of lists."""
+    try:
+        return np.asarray(value)
+    except ValueError:
+        raise ExerciseError(
+            f"{what} is a nesting of lists of different lengths; expected a number or an array of one shape: "
+            f"{_short_repr(value)}"
+        ) from None
+
+
+def _short_repr(value):
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _describe(value):
-    array = np.asarray(value)
+    try:
+        array = np.asarray(value)
+    except ValueError:  # ragged lists
+        return _short_repr(value)
     if array.ndim == 0:
         return repr(value)
     return f"array of shape {array.shape}, dtype {array.dtype}: {np.array2string(array, precision=6, threshold=12)}"
@@ -32,8 +67,9 @@ def _describe(value):
 
 def compare(got, expected, *, rtol=1e-7, atol=1e-12, what="the answer"):
     """Raise :class:`ExerciseError` unless `got` matches `expected` in type of result, shape and value."""
-    if got is None:
-        raise ExerciseError(f"{what} is None: not computed yet, or a function that forgot to return its result")
+    _not_none(got, what)
+    if _is_bool(got) and not _is_bool(expected) and not isinstance(expected, tuple):
+        raise ExerciseError(f"{what} is {_describe(got)}, a bool (True/False); expected a computed number")
     if getattr(got, "is_number", False) and not isinstance(got, (bool, np.bool_)):  # a SymPy number
         got = float(got)
     elif getattr(got, "free_symbols", None):
@@ -44,7 +80,7 @@ def compare(got, expected, *, rtol=1e-7, atol=1e-12, what="the answer"):
         for index, (g, e) in enumerate(zip(got, expected, strict=True)):
             compare(g, e, rtol=rtol, atol=atol, what=f"item {index} of {what}")
         return
-    got_array, expected_array = np.asarray(got), np.asarray(expected)
+    got_array, expected_array = _as_array(got, what), np.asarray(expected)
     if got_array.shape != expected_array.shape:
         raise ExerciseError(f"{what} has shape {got_array.shape}; expected shape {expected_array.shape}")
     if expected_array.dtype.kind == "f" and got_array.dtype.kind == "f" and got_array.dtype != expected_array.dtype:
@@ -73,6 +109,10 @@ def check_function(student, reference, cases, *, name=None, rtol=1e-7, atol=1e-1
         On the first case whose result differs, naming the case and the inputs.
     """
     name = name or getattr(student, "__name__", "your function")
+    if student is None:
+        raise ExerciseError(f"{name} is None: define it with def (or assign a function to it)")
+    if not callable(student):
+        raise ExerciseError(f"{name} must be a function; got {type(student).__name__} {_describe(student)}")
     for label, args in cases:
         expected = reference(*args)
         try:
@@ -97,9 +137,129 @@ def _args(args):
 
 
 def check_answer(got, expected, *, name="your answer", rtol=1e-7, atol=1e-12):
-    """Check a computed answer (a number or an array) against the expected one; print a line if it agrees."""
+    """Check a computed answer (a number or an array) against the expected one; print a line if it agrees.
+
+    Raises
+    ------
+    TypeError
+        If `expected` is a bool: ``check_answer(flag, True)`` passes a student who assigns ``True``.
+        Check the quantity the claim is about instead (:func:`check_property`, :func:`check_number`).
+    """
+    if _is_bool(expected):
+        raise TypeError(
+            f"check_answer({name!r}): an expected bool is passed by assigning True or False; check the computed "
+            "quantity the claim is about instead (check_property, check_number, check_function)"
+        )
     compare(got, expected, rtol=rtol, atol=atol, what=name)
     print(f"{name}: correct.")
+
+
+def _real_number(got, what):
+    """`got` as a float, or :class:`ExerciseError` saying why it is not a real number."""
+    _not_none(got, what)
+    if _is_bool(got):
+        raise ExerciseError(f"{what} is {got!r}, a bool (True/False); expected a computed number")
+    if getattr(got, "free_symbols", None):
+        raise ExerciseError(f"{what} still holds the symbols {sorted(map(str, got.free_symbols))}; expected a number")
+    if getattr(got, "is_number", False):  # a SymPy number
+        if got.is_real is False:
+            raise ExerciseError(f"{what} is {got}, not a real number")
+        return float(got)
+    array = _as_array(got, what) if not isinstance(got, str) else np.asarray(got, dtype=object)
+    if array.shape != () or array.dtype.kind not in "fiu":
+        raise ExerciseError(f"{what} must be one real number; got {type(got).__name__} {_describe(got)}")
+    return float(array)
+
+
+def check_number(got, *, name="your answer", low=None, high=None, integer=False):
+    """Check that `got` is one real number (not a bool), finite, in ``[low, high]``, an integer if asked.
+
+    For an answer whose value a visible check must not give away: the exact value goes in a hidden test.
+
+    Examples
+    --------
+    >>> from lossbook.exercises import check_number
+    >>> check_number(0.25, name="a probability", low=0.0, high=1.0)
+    a probability: a number in [0, 1].
+    >>> check_number(True, name="a probability")
+    Traceback (most recent call last):
+        ...
+    lossbook.exercises.ExerciseError: a probability is True, a bool (True/False); expected a computed number
+    """
+    value = _real_number(got, name)
+    if not np.isfinite(value):
+        raise ExerciseError(f"{name} is {value!r}; expected a finite number")
+    if integer and value != round(value):
+        raise ExerciseError(f"{name} is {value!r}; expected a whole number")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ExerciseError(f"{name} is {value!r}; expected a number in [{_bound(low, '-inf')}, {_bound(high, 'inf')}]")
+    kind = "a whole number" if integer else "a number"
+    bounds = f" in [{_bound(low, '-inf')}, {_bound(high, 'inf')}]" if low is not None or high is not None else ""
+    print(f"{name}: {kind}{bounds}.")
+
+
+def _bound(value, unbounded):
+    return unbounded if value is None else f"{value:g}"
+
+
+def check_property(got, predicate, description, *, name="your answer"):
+    """Check that ``predicate(got)`` is true; `description` says the property in words.
+
+    The predicate receives the student's value (never None: that fails first, with its own message).
+    An exception in the predicate, for example from a value of the wrong type, fails the check with a
+    message naming the property and the exception.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lossbook.exercises import check_property
+    >>> check_property(np.array([0.2, 0.8]), lambda p: np.isclose(p.sum(), 1.0), "sums to 1", name="p")
+    p: sums to 1.
+    >>> check_property([0.2, 0.9], lambda p: np.isclose(np.sum(p), 1.0), "sums to 1", name="p")
+    Traceback (most recent call last):
+        ...
+    lossbook.exercises.ExerciseError: p does not satisfy: sums to 1; got array of shape (2,), dtype float64: [0.2 0.9]
+    """
+    _not_none(got, name)
+    try:
+        holds = predicate(got)
+    except Exception as error:  # a value of the wrong type or shape, reported as such
+        raise ExerciseError(
+            f"{name} could not be checked for: {description} ({type(error).__name__}: {error}); got {_describe(got)}"
+        ) from None
+    if not _is_bool(holds) or not bool(np.all(holds)):
+        raise ExerciseError(f"{name} does not satisfy: {description}; got {_describe(got)}")
+    print(f"{name}: {description}.")
+
+
+def check_sympy(expression, symbols, *, name="your expression"):
+    """Check that `expression` is a SymPy expression in `symbols` (a subset), without saying what it should be.
+
+    The visible half of a check whose reference formula would give the answer away: the comparison with
+    the formula (:func:`check_expression`) goes in a hidden test.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from lossbook.exercises import check_sympy
+    >>> a, b = sp.symbols("a b", positive=True)
+    >>> check_sympy(2 / (a + b), [a, b], name="eta_star")
+    eta_star: a SymPy expression in a, b.
+    >>> check_sympy(0.5, [a, b], name="eta_star")
+    Traceback (most recent call last):
+        ...
+    lossbook.exercises.ExerciseError: eta_star must be a SymPy expression; got float
+    """
+    import sympy as sp
+
+    if expression is None:
+        raise ExerciseError(f"{name} is not written yet (it is None)")
+    if not isinstance(expression, sp.Expr):  # not a bool or an equation (SymPy's Boolean) either
+        raise ExerciseError(f"{name} must be a SymPy expression; got {type(expression).__name__}")
+    unknown = expression.free_symbols - set(symbols)
+    if unknown:
+        raise ExerciseError(f"{name} uses symbols {sorted(map(str, unknown))} beyond {[str(s) for s in symbols]}")
+    print(f"{name}: a SymPy expression in {', '.join(map(str, symbols))}.")
 
 
 def check_expression(expression, reference, symbols, *, name="your expression", rng=None, trials=20, rtol=1e-9):

@@ -9,6 +9,11 @@ the kernels do not cover (class weights, label smoothing, ignored samples, other
 go to the reference functions themselves.
 
 This is the only module, with the training code that calls it, that uses the tuned kernels.
+
+Half precision: float16 and bfloat16 input is upcast to float32 once at the door
+(``_validation.upcast``), runs through the same float32 kernels, and the value and the gradient are
+rounded back to the input's dtype once at the end, as the reference functions do. The kernels
+themselves only ever see float32 or float64.
 """
 
 import numpy as np
@@ -22,12 +27,14 @@ from lossbook.stable import _check_vjp_arguments, log_softmax, log_softmax_grad,
 
 
 def _vector_and_grad(x, grad_output, axis, row_kernel, reference, reference_grad):
-    x, g, axis = _check_vjp_arguments(x, grad_output, axis)
+    x, g, axis, dtype = _check_vjp_arguments(x, grad_output, axis)
     rows = _kernels.rows_along(x, axis) if x.ndim and x.size else None
     if rows is None:  # a scalar, an empty array, or another axis or memory layout: the reference
-        return reference(x, axis), reference_grad(x, g, axis)
-    value, grad = row_kernel(rows, np.ascontiguousarray(g).reshape(rows.shape))
-    return value.reshape(x.shape), grad.reshape(x.shape)
+        value, grad = reference(x, axis), reference_grad(x, g, axis)
+    else:
+        value, grad = row_kernel(rows, np.ascontiguousarray(g).reshape(rows.shape))
+        value, grad = value.reshape(x.shape), grad.reshape(x.shape)
+    return check.to_output(value, dtype), check.to_output(grad, dtype)
 
 
 def softmax_value_and_grad(x, grad_output, axis=-1):
@@ -70,9 +77,9 @@ def log_softmax_value_and_grad(x, grad_output, axis=-1):
 
 
 def _plain_cross_entropy(logits, target, weight, ignore_index, reduction, label_smoothing):
-    """(scores, labels) when the kernel applies: (N, C) rows in memory order, index targets, no weight,
-    no smoothing, nothing ignored. None otherwise. Checks every argument either way."""
-    logits = check.check_class_input(logits, "logits")
+    """(scores, labels, dtype) when the kernel applies: (N, C) rows in memory order, index targets, no
+    weight, no smoothing, nothing ignored. None otherwise. Checks every argument either way."""
+    logits, dtype = check.upcast(check.check_class_input(logits, "logits", half=True))
     check.check_reduction(reduction)
     ignore_index = check.check_integer(ignore_index, "ignore_index")
     smoothing = check.check_label_smoothing(label_smoothing)
@@ -84,7 +91,7 @@ def _plain_cross_entropy(logits, target, weight, ignore_index, reduction, label_
     labels = check.check_class_indices(target, logits.shape, "logits", ignore_index)
     if (labels == ignore_index).any():
         return None
-    return logits, labels
+    return logits, labels, dtype
 
 
 def cross_entropy_value_and_grad(
@@ -115,9 +122,9 @@ def cross_entropy_value_and_grad(
     plain = _plain_cross_entropy(logits, target, weight, ignore_index, reduction, label_smoothing)
     if plain is None:
         return cross_entropy(logits, target, **options), cross_entropy_grad(logits, target, **options)
-    scores, labels = plain
+    scores, labels, dtype = plain
     losses, grad = _kernels.plain_cross_entropy_rows(scores, labels, len(labels) if reduction == "mean" else 1)
-    return reduce_losses(losses, reduction, scores.dtype), grad
+    return reduce_losses(losses, reduction, dtype), check.to_output(grad, dtype)
 
 
 def binary_cross_entropy_with_logits_value_and_grad(logits, target, *, weight=None, pos_weight=None, reduction="mean"):
@@ -141,7 +148,7 @@ def binary_cross_entropy_with_logits_value_and_grad(logits, target, *, weight=No
     >>> value.round(4), grad.round(4)
     (np.float64(0.2201), array([-0.0596,  0.1345]))
     """
-    x, y, w, pw = _check_bce(logits, target, weight, pos_weight, reduction)
+    x, y, w, pw, dtype = _check_bce(logits, target, weight, pos_weight, reduction)
     if x.ndim == 0 or x.size == 0:
         options = {"weight": weight, "pos_weight": pos_weight, "reduction": reduction}
         return (
@@ -149,7 +156,8 @@ def binary_cross_entropy_with_logits_value_and_grad(logits, target, *, weight=No
             binary_cross_entropy_with_logits_grad(logits, target, **options),
         )
     factors = [_kernel_factor(f, x.shape) for f in (w, pw)]
-    return _kernels.bce_with_logits(x, y, *factors, reduction)
+    value, grad = _kernels.bce_with_logits(x, y, *factors, reduction)
+    return check.to_output(value, dtype), check.to_output(grad, dtype)
 
 
 def _kernel_factor(factor, shape):

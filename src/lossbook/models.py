@@ -1,4 +1,4 @@
-"""Models trained with the library's losses: a linear softmax classifier, a two-layer ReLU network and a detector.
+"""Models trained with the library's losses: a linear softmax classifier, a two-layer ReLU network, two detectors.
 
 Parameters live in a dict of arrays (``model.params``). ``forward`` returns the outputs and a cache
 of what ``backward`` needs; ``backward`` turns the gradient of the loss with respect to the outputs
@@ -6,12 +6,16 @@ into gradients for every parameter. ``loss_and_grads`` puts it together. For the
 cross-entropy of the scores plus the L2 penalty :math:`\\lambda \\sum W^2` on the weight matrices (not
 the biases), through :func:`~lossbook.fused.cross_entropy_value_and_grad` (the loss and its
 gradient from one softmax) and :func:`~lossbook.regularization.l2_penalty_grad`; for the
-:class:`Detector` it is the multi-task loss of :mod:`lossbook.detection`.
+:class:`Detector` it is the multi-task loss of :mod:`lossbook.detection`, and for the
+:class:`DenseDetector`, a small convolutional network (:mod:`lossbook.conv`), the dense loss of
+:mod:`lossbook.dense`.
 """
 
 import numpy as np
 
 from lossbook import _validation as check
+from lossbook.conv import conv2d_backward, conv2d_forward
+from lossbook.dense import DEFAULT_ANCHORS, LossOptions, assign_targets, dense_loss_terms_and_grad, postprocess
 from lossbook.detection import BOX, CLASSES, DEFAULT_BETA, OBJECTNESS, _loss_terms_and_grad, decode_boxes
 from lossbook.fused import cross_entropy_value_and_grad
 from lossbook.regularization import l2_penalty, l2_penalty_grad
@@ -235,3 +239,159 @@ class Detector:
             "class_probs": softmax(outputs[:, CLASSES], axis=1),
             "boxes": decode_boxes(outputs[:, BOX]),
         }
+
+
+class DenseDetector:
+    r"""A small fully convolutional network with a dense ``4 + 1 + C`` head: a prediction per cell and anchor.
+
+    3 x 3 convolutions with ReLU (:mod:`lossbook.conv`), the strided ones halving the image each time,
+    down to a grid of cells; then a 1 x 1 convolution, the head, with ``A (4 + 1 + C)`` output channels,
+    so that every cell makes one prediction per anchor (:mod:`lossbook.dense`). With the defaults a
+    64 x 64 image goes 64 -> 32 -> 16 -> 8 through three stride-2 convolutions, then two more 3 x 3
+    convolutions at 8 x 8 widen what each cell sees: its receptive field is 47 pixels, enough for the
+    largest objects.
+
+    Parameters
+    ----------
+    num_classes : int
+        C.
+    rng : numpy.random.Generator
+        Draws the initial weights: He's :math:`\mathcal{N}(0, 2 / \text{fan-in})` for the convolutions,
+        :math:`\mathcal{N}(0, 0.01 / \text{fan-in})` for the head, so that it starts near 0. The biases
+        start at 0, except the objectness bias, at :math:`-\log((1 - \pi) / \pi)` with
+        :math:`\pi = 0.01`: every prediction starts by saying "object" with probability 0.01, the prior
+        of RetinaNet (Lin et al., 2017), so that the 190-odd negatives of an image do not swamp the first
+        steps. It is the same for every objectness loss.
+    channels : tuple of int, default (16, 32, 64, 64, 64), keyword-only
+        Output channels of the 3 x 3 convolutions.
+    strides : tuple of int, default (2, 2, 2, 1, 1), keyword-only
+        Their strides; the grid's stride is their product.
+    anchors : sequence of float, default :data:`~lossbook.dense.DEFAULT_ANCHORS`, keyword-only
+    image_size : int, default 64, keyword-only
+    dtype : numpy dtype, default float32, keyword-only
+        float64 for finite-difference checks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lossbook.models import DenseDetector
+    >>> model = DenseDetector(3, np.random.default_rng(0))
+    >>> model.grid_size, model.stride, model.anchors.tolist()
+    (8, 8, [8.0, 16.0, 32.0])
+    >>> outputs, _ = model.forward(np.zeros((2, 64, 64)))
+    >>> outputs.shape  # (image, grid row, grid column, anchor, 4 + 1 + 3)
+    (2, 8, 8, 3, 8)
+    """
+
+    def __init__(self, num_classes, rng, *, channels=(16, 32, 64, 64, 64), strides=(2, 2, 2, 1, 1),
+                 anchors=DEFAULT_ANCHORS, image_size=64, dtype=np.float32):
+        num_classes = check.check_integer(num_classes, "num_classes")
+        channels = tuple(check.check_integer(c, "channels") for c in channels)
+        strides = tuple(check.check_integer(s, "strides") for s in strides)
+        image_size = check.check_integer(image_size, "image_size")
+        if num_classes < 1 or not channels or any(c < 1 for c in channels) or any(s < 1 for s in strides):
+            raise ValueError(
+                f"num_classes, channels and strides must be >= 1; got {num_classes}, {channels}, {strides}"
+            )
+        if len(strides) != len(channels):
+            raise ValueError(f"strides must give one stride per layer of channels ({len(channels)}); got {strides}")
+        self.num_classes = num_classes
+        self.strides = strides
+        self.stride = int(np.prod(strides))
+        if image_size % self.stride:
+            raise ValueError(f"image_size must be a multiple of the grid's stride {self.stride}; got {image_size}")
+        self.image_size = image_size
+        self.grid_size = image_size // self.stride
+        self.anchors = np.asarray(anchors, dtype=np.float64)
+        outputs_per_anchor = 4 + 1 + num_classes
+        self.params = {}
+        for layer, (fan_in_channels, out_channels) in enumerate(zip((1, *channels[:-1]), channels, strict=True), 1):
+            fan_in = 9 * fan_in_channels
+            weight = np.sqrt(2.0 / fan_in) * rng.standard_normal((3, 3, fan_in_channels, out_channels))
+            self.params[f"W{layer}"] = weight.astype(dtype)
+            self.params[f"b{layer}"] = np.zeros(out_channels, dtype=dtype)
+        self.layers = len(channels)
+        head = len(channels) + 1
+        head_shape = (channels[-1], len(self.anchors) * outputs_per_anchor)
+        weight = np.sqrt(0.01 / channels[-1]) * rng.standard_normal(head_shape)
+        bias = np.zeros((len(self.anchors), outputs_per_anchor))
+        bias[:, OBJECTNESS] = -np.log((1 - 0.01) / 0.01)
+        self.params[f"W{head}"] = weight.astype(dtype)
+        self.params[f"b{head}"] = bias.ravel().astype(dtype)
+
+    def forward(self, images):
+        """Head outputs (N, G, G, A, 4 + 1 + C) for images (N, H, W), and the cache of every layer."""
+        dtype = self.params["W1"].dtype
+        images = np.asarray(images, dtype=dtype)
+        if images.ndim != 3 or images.shape[1:] != (self.image_size, self.image_size):
+            raise ValueError(f"images must have shape (N, {self.image_size}, {self.image_size}); got {images.shape}")
+        x = images[..., None]  # one channel, last
+        caches = []
+        for layer in range(1, self.layers + 1):
+            x, cache = conv2d_forward(x, self.params[f"W{layer}"], self.params[f"b{layer}"],
+                                      stride=self.strides[layer - 1], padding=1)
+            np.maximum(x, 0, out=x)  # ReLU, in place: the cache keeps only its output, which backward needs
+            caches.append((cache, x))
+        head = self.layers + 1
+        outputs = x @ self.params[f"W{head}"] + self.params[f"b{head}"]  # the 1 x 1 convolution
+        return outputs.reshape(*outputs.shape[:3], len(self.anchors), -1), (caches, x)
+
+    def backward(self, doutputs, cache):
+        """Gradients of every parameter, given the gradient of the loss with respect to the outputs."""
+        caches, features = cache
+        head = self.layers + 1
+        delta = doutputs.reshape(*doutputs.shape[:3], -1)
+        grads = {
+            f"W{head}": features.reshape(-1, features.shape[3]).T @ delta.reshape(-1, delta.shape[3]),
+            f"b{head}": delta.sum(axis=(0, 1, 2)),
+        }
+        delta = delta @ self.params[f"W{head}"].T
+        for layer in range(self.layers, 0, -1):
+            conv_cache, activation = caches[layer - 1]
+            delta = np.where(activation > 0, delta, 0).astype(delta.dtype, copy=False)  # through the ReLU
+            delta, grads[f"W{layer}"], grads[f"b{layer}"] = conv2d_backward(delta, conv_cache)
+        return grads
+
+    def assign(self, targets):
+        """:func:`~lossbook.dense.assign_targets` on this network's grid and anchors."""
+        return assign_targets(targets, self.grid_size, stride=self.stride, anchors=self.anchors)
+
+    def loss_and_grads(self, images, targets, **loss_options):
+        """The dense loss of a batch, its unweighted terms, and the gradients of every parameter.
+
+        Parameters
+        ----------
+        images : array_like, shape (N, H, W)
+        targets : list of dict
+            One per image, ``"boxes"`` (k, 4) in pixels and ``"labels"`` (k,), as from
+            :func:`~lossbook.datasets.make_scenes`.
+        **loss_options
+            The keyword options of :func:`~lossbook.dense.dense_loss` (``objectness``, ``classes``,
+            ``boxes``, ``weights``, ...), or ``options``, a ready :class:`~lossbook.dense.LossOptions`.
+
+        Returns
+        -------
+        loss : float
+        terms : dict
+            The three unweighted terms (:func:`~lossbook.dense.dense_loss_terms`).
+        grads : dict
+            One array per parameter, shaped like it.
+        """
+        options = loss_options.pop("options", None) or LossOptions(**loss_options)
+        outputs, cache = self.forward(images)
+        loss, terms, doutputs = dense_loss_terms_and_grad(outputs, self.assign(targets), options)
+        return loss, terms, self.backward(doutputs, cache)
+
+    def predict(self, images, *, classes="softmax", score_threshold=0.05, iou_threshold=0.5, max_detections=100,
+                batch_size=256):
+        """Detections per image (:func:`~lossbook.dense.postprocess`): boxes in pixels, scores, labels.
+
+        `classes` must name how the class logits were trained (``"softmax"`` or ``"sigmoid"``).
+        """
+        detections = []
+        for first in range(0, len(images), batch_size):
+            outputs, _ = self.forward(images[first : first + batch_size])
+            detections += postprocess(outputs, stride=self.stride, anchors=self.anchors, classes=classes,
+                                      score_threshold=score_threshold, iou_threshold=iou_threshold,
+                                      max_detections=max_detections)
+        return detections

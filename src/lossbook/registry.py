@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from lossbook import binary, boxes, classification, regression
+from lossbook._reduction import reduce_losses
 from lossbook.classification import cross_entropy, cross_entropy_grad, nll_loss, nll_loss_grad
 from lossbook.regularization import l2_penalty, l2_penalty_grad
 from lossbook.stable import log_softmax
@@ -36,6 +37,10 @@ class LossSpec:
     loss: Callable
     grad: Callable
     examples: Callable[[np.random.Generator], list]
+    frozen_at: Callable | None = None
+    """For a loss whose gradient treats a term as a constant (CIoU's alpha, torch.no_grad() in PyTorch):
+    ``frozen_at(point)`` returns the loss with that term fixed at its value at `point`, the function
+    whose finite differences at `point` the gradient equals. None when the gradient stops nowhere."""
 
     @property
     def symbolic(self):
@@ -46,6 +51,11 @@ class LossSpec:
         """Value and gradient from the SymPy definition (see :func:`lossbook.symbolic.value_and_grad`)."""
         symbolic = importlib.import_module("lossbook.symbolic")
         return symbolic.value_and_grad(self.symbolic, *args, **kwargs)
+
+    def finite_difference_target(self, point, *rest, **kwargs):
+        """The function of the first argument whose finite differences at `point` ``grad`` must match."""
+        loss = self.loss if self.frozen_at is None else self.frozen_at(point)
+        return lambda x: loss(x, *rest, **kwargs)
 
 
 def _with_reductions(label, args, kwargs=None):
@@ -160,6 +170,43 @@ def _giou_examples(rng):
     ]
 
 
+def _iou_family_examples(rng, *, same_aspect=False):
+    """Overlapping, disjoint, nested and equal-centre pairs (and, for CIoU, equal aspect ratios).
+
+    Four pairs per example: SymPy differentiates each pair's Min, Max and Piecewise, about a second each.
+    """
+    predicted, target = _random_boxes(rng, 4), _random_boxes(rng, 4)
+    far = target + np.array([3.0, 0.5, 3.0, 0.5])  # disjoint from every predicted box
+    sides = target[:, 2:] - target[:, :2]
+    inside = np.c_[target[:, :2] + rng.uniform(0.1, 0.4, (4, 2)) * sides,
+                   target[:, 2:] - rng.uniform(0.1, 0.4, (4, 2)) * sides]
+    centres = (predicted[:, :2] + predicted[:, 2:]) / 2
+    half_sides = rng.uniform(0.15, 0.6, size=(4, 2))
+    examples = [
+        *_with_reductions("overlapping-and-not", (predicted, target)),
+        Example("disjoint", (predicted, far)),
+        Example("eps-0.01", (predicted, target), {"eps": 0.01}),
+        Example("nested-inside", (inside, target)),
+        Example("nested-around", (target, inside)),
+        Example("equal-centre", (predicted, np.c_[centres - half_sides, centres + half_sides])),
+    ]
+    if same_aspect:  # the target is the prediction scaled and moved: v = 0 and CIoU = DIoU
+        scale, shift = rng.uniform(0.5, 2, size=(4, 1)), rng.uniform(-0.5, 0.5, size=(4, 2))
+        half = scale * (predicted[:, 2:] - predicted[:, :2]) / 2
+        examples.append(Example("same-aspect", (predicted, np.c_[centres + shift - half, centres + shift + half])))
+    return examples
+
+
+def _ciou_with_alpha_frozen_at(point):
+    """CIoU as a function of boxes1 with alpha fixed at its value at `point`: what torchvision differentiates."""
+    def loss(boxes1, boxes2, *, reduction="none", eps=1e-7):
+        _, alpha, _ = boxes._aspect_parts(np.asarray(point, dtype=float), np.asarray(boxes2, dtype=float), eps)
+        v, _, _ = boxes._aspect_parts(boxes1, np.asarray(boxes2, dtype=float), eps)
+        diou = boxes.distance_box_iou_loss(boxes1, boxes2, eps=boxes._TORCHVISION_DIOU_EPS)
+        return reduce_losses(diou + alpha * v, reduction, np.asarray(boxes1).dtype)
+    return loss
+
+
 def _multi_margin_examples(rng):
     logits = rng.normal(size=(5, 4))
     target = rng.integers(0, 4, size=5)
@@ -214,6 +261,19 @@ LOSSES = (
         boxes.generalized_box_iou_loss,
         boxes.generalized_box_iou_loss_grad,
         _giou_examples,
+    ),
+    LossSpec(
+        "distance_box_iou_loss",
+        boxes.distance_box_iou_loss,
+        boxes.distance_box_iou_loss_grad,
+        _iou_family_examples,
+    ),
+    LossSpec(
+        "complete_box_iou_loss",
+        boxes.complete_box_iou_loss,
+        boxes.complete_box_iou_loss_grad,
+        lambda rng: _iou_family_examples(rng, same_aspect=True),
+        frozen_at=_ciou_with_alpha_frozen_at,
     ),
     LossSpec(
         "multi_margin_loss",

@@ -6,11 +6,27 @@ intermediate value can overflow: exponentials are only ever taken of numbers <= 
 These are the readable reference versions: whole arrays, one line per step of the derivation. The
 fused :func:`~lossbook.fused.softmax_value_and_grad` and :func:`~lossbook.fused.log_softmax_value_and_grad`
 compute the same numbers faster (``lossbook._kernels``), and the tests hold them to these.
+
+Every function here accepts float16 and bfloat16 (``ml_dtypes.bfloat16``) as well as float32 and
+float64, and returns the dtype it was given. Half-precision input is computed in float32, as
+PyTorch's CPU kernels compute it, and rounded once at the end (``_validation.upcast`` and
+``to_output``). Where PyTorch rounds an intermediate to half precision (``log_softmax`` along the
+last axis rounds the log of the sum, ``logsumexp`` rounds every step, and the backward passes start
+from rounded outputs), these functions are the more accurate; tests/test_half_precision.py measures
+both against float64.
 """
 
 import numpy as np
 
-from lossbook._validation import as_float_array, check_integer, check_real_number, check_shaped_like, to_output
+from lossbook._validation import (
+    as_float_array,
+    check_integer,
+    check_real_number,
+    check_shaped_like,
+    is_half_precision,
+    to_output,
+    upcast,
+)
 
 
 def _check_axis(x, axis):
@@ -28,12 +44,13 @@ def _check_axis(x, axis):
 
 
 def _as_input(x, dtype):
-    """`x` as a float array, first cast to `dtype` when one is given (PyTorch's ``dtype=``)."""
-    if dtype is None:
-        return as_float_array(x, "x")
-    if np.dtype(dtype) not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64; got {np.dtype(dtype)}")
-    return as_float_array(x, "x").astype(dtype, copy=False)
+    """`x` to compute with and the dtype to return, first cast to `dtype` when one is given (PyTorch's ``dtype=``)."""
+    x = as_float_array(x, "x", half=True)
+    if dtype is not None:
+        if np.dtype(dtype) not in (np.float32, np.float64) and not is_half_precision(np.dtype(dtype)):
+            raise TypeError(f"dtype must be float32, float64, float16 or bfloat16; got {np.dtype(dtype)}")
+        x = x.astype(dtype, copy=False)
+    return upcast(x)
 
 
 def _finite_max(x, axis):
@@ -89,16 +106,16 @@ def logsumexp(x, axis=-1, keepdims=False):
     >>> logsumexp(np.zeros((2, 3)), axis=(0, 1)).round(4)  # log 6
     np.float64(1.7918)
     """
-    x = as_float_array(x, "x")
+    x, dtype = upcast(as_float_array(x, "x", half=True))
     axis = _check_axis(x, axis)
     if x.ndim == 0:  # log e^x = x
-        return x.dtype.type(x)
+        return to_output(x, dtype)
     shift = _finite_max(x, axis)  # m
     with np.errstate(divide="ignore"):  # a row of all -inf (or an empty one) has log(0) = -inf, its right answer
         result = shift + np.log(np.sum(np.exp(x - shift), axis=axis, keepdims=True))
     if not keepdims:
         result = np.squeeze(result, axis=axis)
-    return to_output(result, x.dtype)
+    return to_output(result, dtype)
 
 
 def softmax(x, axis=-1, dtype=None):
@@ -110,7 +127,7 @@ def softmax(x, axis=-1, dtype=None):
         Scores (logits); lists of ints are accepted. A scalar is a distribution over one class (1).
     axis : int, default -1
         The class axis.
-    dtype : {None, numpy.float32, numpy.float64}, optional
+    dtype : {None, numpy.float32, numpy.float64, numpy.float16, ml_dtypes.bfloat16}, optional
         Cast `x` to this type first, as PyTorch's ``dtype=`` does.
 
     Returns
@@ -132,13 +149,13 @@ def softmax(x, axis=-1, dtype=None):
     >>> softmax([1000.0, 1.0])  # the naive exp(1000) overflows to inf and gives nan
     array([1., 0.])
     """
-    x = _as_input(x, dtype)
+    x, dtype = _as_input(x, dtype)
     axis = _check_axis(x, axis)
     if x.ndim == 0:  # one score: a distribution over a single class
-        return softmax(x.reshape(1), 0)[0]
+        return to_output(softmax(x.reshape(1), 0)[0], dtype)
     exps = np.exp(x - _finite_max(x, axis))  # e^(x_i - m): every exponent <= 0
     with np.errstate(invalid="ignore"):  # a row of all -inf scores has no distribution: nan, as in PyTorch
-        return exps / np.sum(exps, axis=axis, keepdims=True)
+        return to_output(exps / np.sum(exps, axis=axis, keepdims=True), dtype)
 
 
 def log_softmax(x, axis=-1, dtype=None):
@@ -150,7 +167,7 @@ def log_softmax(x, axis=-1, dtype=None):
         Scores (logits); lists of ints are accepted. A scalar gives 0 (the log of probability 1).
     axis : int, default -1
         The class axis.
-    dtype : {None, numpy.float32, numpy.float64}, optional
+    dtype : {None, numpy.float32, numpy.float64, numpy.float16, ml_dtypes.bfloat16}, optional
         Cast `x` to this type first, as PyTorch's ``dtype=`` does.
 
     Returns
@@ -174,20 +191,20 @@ def log_softmax(x, axis=-1, dtype=None):
     >>> log_softmax([1000.0, 1.0])  # np.log(softmax(...)) gives -inf for the second entry
     array([   0., -999.])
     """
-    x = _as_input(x, dtype)
+    x, dtype = _as_input(x, dtype)
     axis = _check_axis(x, axis)
     if x.ndim == 0:  # one score: log of probability 1
-        return log_softmax(x.reshape(1), 0)[0]
+        return to_output(log_softmax(x.reshape(1), 0)[0], dtype)
     shifted = x - _finite_max(x, axis)  # x_i - m, exact
     # A row of all -inf scores has no distribution: nan, as in PyTorch, without a warning per row.
     with np.errstate(divide="ignore", invalid="ignore"):
-        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        return to_output(shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True)), dtype)
 
 
 def _check_vjp_arguments(x, grad_output, axis):
-    """`x` and the upstream gradient as arrays of one shape, and the axis."""
-    x = as_float_array(x, "x")
-    return x, check_shaped_like(grad_output, "grad_output", x, "x"), _check_axis(x, axis)
+    """`x` and the upstream gradient as arrays of one shape to compute with, the axis, and the dtype to return."""
+    x, dtype = upcast(as_float_array(x, "x", half=True))
+    return x, check_shaped_like(grad_output, "grad_output", x, "x", half=True), _check_axis(x, axis), dtype
 
 
 def softmax_grad(x, grad_output, axis=-1):
@@ -223,11 +240,11 @@ def softmax_grad(x, grad_output, axis=-1):
     >>> softmax_grad([[5.0, 4.0, 2.0]], [[1.0, 1.0, 1.0]])  # the probabilities always sum to 1
     array([[0., 0., 0.]])
     """
-    x, g, axis = _check_vjp_arguments(x, grad_output, axis)
+    x, g, axis, dtype = _check_vjp_arguments(x, grad_output, axis)
     if x.ndim == 0:  # the softmax of a single score is the constant 1
-        return x.dtype.type(0.0)
+        return dtype.type(0.0)
     p = softmax(x, axis)
-    return p * (g - np.sum(g * p, axis=axis, keepdims=True))
+    return to_output(p * (g - np.sum(g * p, axis=axis, keepdims=True)), dtype)
 
 
 def log_softmax_grad(x, grad_output, axis=-1):
@@ -246,12 +263,12 @@ def log_softmax_grad(x, grad_output, axis=-1):
     >>> log_softmax_grad([5.0, 4.0, 2.0], [0.0, -1.0, 0.0]).round(4)  # p - y for the target class 1
     array([ 0.7054, -0.7405,  0.0351])
     """
-    x, g, axis = _check_vjp_arguments(x, grad_output, axis)
+    x, g, axis, dtype = _check_vjp_arguments(x, grad_output, axis)
     if x.ndim == 0:  # the log_softmax of a single score is the constant 0
-        return x.dtype.type(0.0)
+        return dtype.type(0.0)
     p = softmax(x, axis)
     with np.errstate(invalid="ignore"):  # a row of all -inf scores: nan, as its log_softmax
-        return g - p * np.sum(g, axis=axis, keepdims=True)
+        return to_output(g - p * np.sum(g, axis=axis, keepdims=True), dtype)
 
 
 def sigmoid(x):
@@ -263,9 +280,9 @@ def sigmoid(x):
     >>> sigmoid([-1000.0, 0.0, 1000.0])
     array([0. , 0.5, 1. ])
     """
-    x = as_float_array(x, "x")
+    x, dtype = upcast(as_float_array(x, "x", half=True))
     e = np.exp(-np.abs(x))  # at most 1: the two algebraically equal forms below cover the two signs
-    return to_output(np.where(x >= 0, 1 / (1 + e), e / (1 + e)), x.dtype)
+    return to_output(np.where(x >= 0, 1 / (1 + e), e / (1 + e)), dtype)
 
 
 def _check_softplus_options(beta, threshold):
@@ -298,10 +315,10 @@ def softplus(x, beta=1.0, threshold=20.0):
     [0.0, 0.693147, 800.0]
     """
     beta, threshold = _check_softplus_options(beta, threshold)
-    x = as_float_array(x, "x")
+    x, dtype = upcast(as_float_array(x, "x", half=True))
     t = beta * x
     smooth = (np.maximum(t, 0) + np.log1p(np.exp(-np.abs(t)))) / beta
-    return to_output(np.where(t > threshold, x, smooth), x.dtype)
+    return to_output(np.where(t > threshold, x, smooth), dtype)
 
 
 def softplus_grad(x, beta=1.0, threshold=20.0):
@@ -314,9 +331,9 @@ def softplus_grad(x, beta=1.0, threshold=20.0):
     array([0.11920292, 0.5       , 1.        ])
     """
     beta, threshold = _check_softplus_options(beta, threshold)
-    x = as_float_array(x, "x")
+    x, dtype = upcast(as_float_array(x, "x", half=True))
     t = beta * x
-    return to_output(np.where(t > threshold, 1.0, sigmoid(t)), x.dtype)
+    return to_output(np.where(t > threshold, 1.0, sigmoid(t)), dtype)
 
 
 def log_sigmoid(x):
@@ -328,6 +345,6 @@ def log_sigmoid(x):
     >>> [round(float(v), 6) for v in log_sigmoid([-800.0, 0.0, 800.0])]  # np.log(sigmoid(-800.0)) is -inf
     [-800.0, -0.693147, -0.0]
     """
-    x = as_float_array(x, "x")
+    x, dtype = upcast(as_float_array(x, "x", half=True))
     # min(x, 0) - log(1 + e^(-|x|)): the exponent is never positive.
-    return to_output(np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x))), x.dtype)
+    return to_output(np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x))), dtype)

@@ -10,8 +10,8 @@ Two kinds of objects live here:
   of SymPy symbols where the library takes numbers (``cross_entropy(logits, target, ...)``), plus
   :func:`value_and_grad`, the bridge that differentiates them and evaluates the result on NumPy
   arrays with :func:`sympy.lambdify`;
-* general derivations over an arbitrary number of classes K with indexed symbols and sums
-  (:func:`cross_entropy_general`, :func:`softmax_jacobian_general`).
+* general derivations over an arbitrary number of classes C with indexed symbols and sums over the
+  class indices :math:`0, \dots, C - 1` (:func:`cross_entropy_general`, :func:`softmax_jacobian_general`).
 
 This is the only module of the library that imports SymPy (about a second to import).
 """
@@ -24,8 +24,15 @@ from sympy.simplify.simplify import factor_sum
 
 
 def logit_symbols(num_classes, name="z"):
-    """A NumPy object array of `num_classes` real SymPy symbols ``z_1 .. z_K``."""
-    return np.array(sp.symbols(f"{name}_1:{num_classes + 1}", real=True), dtype=object)
+    """A NumPy object array of `num_classes` real SymPy symbols ``z_0 .. z_{C-1}``, numbered as NumPy indexes.
+
+    Examples
+    --------
+    >>> from lossbook.symbolic import logit_symbols
+    >>> logit_symbols(3)
+    array([z_0, z_1, z_2], dtype=object)
+    """
+    return np.array(sp.symbols(f"{name}_0:{num_classes}", real=True), dtype=object)
 
 
 def softmax(z):
@@ -153,7 +160,7 @@ def value_and_grad(definition, x, *args, **kwargs):
 
 
 def _in_range(expr):
-    """Drop the 'index in 1..K' conditions SymPy attaches to KroneckerDelta sums: ours always hold."""
+    """Drop the 'index in 0..C-1' conditions SymPy attaches to KroneckerDelta sums: ours always hold."""
     return expr.replace(lambda e: isinstance(e, sp.Piecewise), lambda e: e.args[0].expr)
 
 
@@ -162,59 +169,65 @@ def _pull_constants_out_of_sums(expr):
 
 
 def cross_entropy_general():
-    r"""Derive the cross-entropy gradient for any number of classes K.
+    r"""Derive the cross-entropy gradient for any number of classes C.
 
-    With indexed logits :math:`z_j` and target :math:`y_k`, the loss is
-    :math:`L = -\sum_k y_k \big(z_k - \log \sum_j e^{z_j}\big)`. SymPy differentiates it with respect to
-    :math:`z_i` (producing Kronecker deltas), the deltas are summed out, constants are pulled out of
-    the sums, and :math:`\sum_k y_k = 1` gives :math:`\operatorname{softmax}(z)_i - y_i`.
+    With indexed logits :math:`z_j` and target :math:`y_k`, classes numbered :math:`0, \dots, C - 1`,
+    the loss is :math:`L = -\sum_{k=0}^{C-1} y_k \big(z_k - \log \sum_{j=0}^{C-1} e^{z_j}\big)`. SymPy
+    differentiates it with respect to :math:`z_c` (producing Kronecker deltas), the deltas are summed
+    out, constants are pulled out of the sums, and :math:`\sum_k y_k = 1` gives
+    :math:`\operatorname{softmax}(z)_c - y_c`.
 
     Returns
     -------
     types.SimpleNamespace
-        ``K, i, z, y`` (the symbols), ``loss``, ``raw_grad`` (straight from :func:`sympy.diff`),
+        ``C, c, j, k, z, y`` (the symbols), ``loss``, ``raw_grad`` (straight from :func:`sympy.diff`),
         ``grad`` (before using :math:`\sum y = 1`) and ``grad_normalized`` (after).
 
     Examples
     --------
     >>> from lossbook.symbolic import cross_entropy_general
     >>> cross_entropy_general().grad_normalized
-    exp(z[i])/Sum(exp(z[j]), (j, 1, K)) - y[i]
+    exp(z[c])/Sum(exp(z[j]), (j, 0, C - 1)) - y[c]
     """
-    K = sp.Symbol("K", integer=True, positive=True)
+    C = sp.Symbol("C", integer=True, positive=True)
     z, y = sp.IndexedBase("z", real=True), sp.IndexedBase("y", real=True)
-    i, j, k = sp.symbols("i j k", integer=True)
-    loss = -sp.Sum(y[k] * (z[k] - sp.log(sp.Sum(sp.exp(z[j]), (j, 1, K)))), (k, 1, K))
-    raw_grad = sp.diff(loss, z[i])
+    c, j, k = sp.symbols("c j k", integer=True)
+    loss = -sp.Sum(y[k] * (z[k] - sp.log(sp.Sum(sp.exp(z[j]), (j, 0, C - 1)))), (k, 0, C - 1))
+    raw_grad = sp.diff(loss, z[c])
     grad = _pull_constants_out_of_sums(_in_range(raw_grad.doit()))
-    grad_normalized = grad.subs(sp.Sum(y[k], (k, 1, K)), 1)
-    return SimpleNamespace(K=K, i=i, z=z, y=y, loss=loss, raw_grad=raw_grad, grad=grad, grad_normalized=grad_normalized)
+    grad_normalized = grad.subs(sp.Sum(y[k], (k, 0, C - 1)), 1)
+    return SimpleNamespace(
+        C=C, c=c, j=j, k=k, z=z, y=y, loss=loss, raw_grad=raw_grad, grad=grad, grad_normalized=grad_normalized
+    )
 
 
 def softmax_jacobian_general():
-    r"""Derive :math:`\partial p_i / \partial z_m` of the softmax for any number of classes K.
+    r"""Derive :math:`\partial p_j / \partial z_k` of the softmax for any number of classes C.
+
+    The softmax entry is :math:`p_j = e^{z_j} / \sum_{c=0}^{C-1} e^{z_c}`, classes numbered
+    :math:`0, \dots, C - 1`.
 
     Returns
     -------
     types.SimpleNamespace
-        ``K, i, m, z``, ``p_i`` (the softmax entry) and ``jacobian`` (the derivative after summing
-        out the Kronecker deltas), which equals :math:`p_i (\delta_{im} - p_m)`.
+        ``C, j, k, c, z``, ``p_j`` (the softmax entry) and ``jacobian`` (the derivative after summing
+        out the Kronecker deltas), which equals :math:`p_j (\delta_{jk} - p_k)`.
 
     Examples
     --------
     >>> import sympy as sp
     >>> from lossbook.symbolic import softmax_jacobian_general
     >>> d = softmax_jacobian_general()
-    >>> p = lambda n: sp.exp(d.z[n]) / sp.Sum(sp.exp(d.z[d.j]), (d.j, 1, d.K))
-    >>> sp.simplify(d.jacobian - p(d.i) * (sp.KroneckerDelta(d.i, d.m) - p(d.m)))
+    >>> p = lambda n: sp.exp(d.z[n]) / sp.Sum(sp.exp(d.z[d.c]), (d.c, 0, d.C - 1))
+    >>> sp.simplify(d.jacobian - p(d.j) * (sp.KroneckerDelta(d.j, d.k) - p(d.k)))
     0
     """
-    K = sp.Symbol("K", integer=True, positive=True)
+    C = sp.Symbol("C", integer=True, positive=True)
     z = sp.IndexedBase("z", real=True)
-    i, j, m = sp.symbols("i j m", integer=True)
-    p_i = sp.exp(z[i]) / sp.Sum(sp.exp(z[j]), (j, 1, K))
-    jacobian = _pull_constants_out_of_sums(_in_range(sp.diff(p_i, z[m]).doit()))
-    return SimpleNamespace(K=K, i=i, j=j, m=m, z=z, p_i=p_i, jacobian=jacobian)
+    j, k, c = sp.symbols("j k c", integer=True)
+    p_j = sp.exp(z[j]) / sp.Sum(sp.exp(z[c]), (c, 0, C - 1))
+    jacobian = _pull_constants_out_of_sums(_in_range(sp.diff(p_j, z[k]).doit()))
+    return SimpleNamespace(C=C, j=j, k=k, c=c, z=z, p_j=p_j, jacobian=jacobian)
 
 
 def _elementwise(x):
@@ -326,6 +339,64 @@ def generalized_box_iou_loss(boxes1, boxes2, *, reduction="none", eps=1e-7):
         union = (x2 - x1) * (y2 - y1) + (gx2 - gx1) * (gy2 - gy1) - intersection
         hull = (sp.Max(x2, gx2) - sp.Min(x1, gx1)) * (sp.Max(y2, gy2) - sp.Min(y1, gy1))
         losses[n] = 1 - (intersection / (union + eps) - (hull - union) / (hull + eps))
+    return _reduce_elements(losses, reduction)
+
+
+def _box_pair(box, target, eps):
+    """Intersection, union, enclosing box and centres of one pair (symbols against numbers), torchvision's way."""
+    x1, y1, x2, y2 = box
+    gx1, gy1, gx2, gy2 = (sp.Float(v) for v in target)
+    inner_w = sp.Min(x2, gx2) - sp.Max(x1, gx1)
+    inner_h = sp.Min(y2, gy2) - sp.Max(y1, gy1)
+    intersection = sp.Piecewise((inner_w * inner_h, (inner_w > 0) & (inner_h > 0)), (0, True))
+    union = (x2 - x1) * (y2 - y1) + (gx2 - gx1) * (gy2 - gy1) - intersection
+    diagonal_squared = (sp.Max(x2, gx2) - sp.Min(x1, gx1)) ** 2 + (sp.Max(y2, gy2) - sp.Min(y1, gy1)) ** 2
+    centre_distance_squared = ((x1 + x2) / 2 - (gx1 + gx2) / 2) ** 2 + ((y1 + y2) / 2 - (gy1 + gy2) / 2) ** 2
+    iou = intersection / (union + eps)
+    return SimpleNamespace(iou=iou, diou=1 - iou + centre_distance_squared / (diagonal_squared + eps))
+
+
+def distance_box_iou_loss(boxes1, boxes2, *, reduction="none", eps=1e-7):
+    r""":math:`1 - I/(U + \epsilon) + \rho^2/(c^2 + \epsilon)` per pair: centre distance over the hull's diagonal."""
+    boxes1 = _elementwise(boxes1)
+    boxes2 = np.asarray(boxes2, dtype=float)
+    losses = np.empty(len(boxes1), dtype=object)
+    for n, (box, target) in enumerate(zip(boxes1, boxes2, strict=True)):
+        losses[n] = _box_pair(box, target, sp.Float(eps)).diou
+    return _reduce_elements(losses, reduction)
+
+
+class stop_gradient(sp.Function):  # lower case, like the operation it stands for in JAX
+    """The identity, with derivative zero: ``torch.no_grad()`` (or ``jax.lax.stop_gradient``) in SymPy.
+
+    :func:`sympy.lambdify` evaluates it as the identity (through ``_imp_``); :func:`sympy.diff` sees a
+    zero derivative, so whatever it wraps is a constant at the point of evaluation.
+    """
+
+    _imp_ = staticmethod(lambda x: x)
+
+    def fdiff(self, argindex=1):
+        return sp.S.Zero
+
+
+def complete_box_iou_loss(boxes1, boxes2, *, reduction="none", eps=1e-7):
+    r"""DIoU plus :math:`\alpha v`, :math:`v = \frac{4}{\pi^2}(\arctan\frac{\hat w}{\hat h} - \arctan\frac{w}{h})^2`.
+
+    :math:`\alpha = v / (1 - \mathrm{IoU} + v + \epsilon)` is wrapped in :class:`stop_gradient`: it is
+    a constant at the point where the gradient is evaluated, as in torchvision (``torch.no_grad()``)
+    and in the paper. As in torchvision, the DIoU part and the IoU inside :math:`\alpha` use
+    :math:`\epsilon = 10^{-7}` whatever `eps` is; `eps` enters :math:`\alpha` only.
+    """
+    boxes1 = _elementwise(boxes1)
+    boxes2 = np.asarray(boxes2, dtype=float)
+    losses = np.empty(len(boxes1), dtype=object)
+    for n, (box, target) in enumerate(zip(boxes1, boxes2, strict=True)):
+        pair = _box_pair(box, target, sp.Float(1e-7))
+        x1, y1, x2, y2 = box
+        gx1, gy1, gx2, gy2 = (sp.Float(v) for v in target)
+        v = 4 / sp.pi**2 * (sp.atan((gx2 - gx1) / (gy2 - gy1)) - sp.atan((x2 - x1) / (y2 - y1))) ** 2
+        alpha = stop_gradient(v / (1 - pair.iou + v + sp.Float(eps)))
+        losses[n] = pair.diou + alpha * v
     return _reduce_elements(losses, reduction)
 
 

@@ -3,9 +3,12 @@
 :func:`train` runs full-batch gradient descent (``batch_size=None``) or minibatch SGD, logs the loss
 at a fixed interval (so a notebook's printed trace is the same on every run), and returns a
 :class:`History`. :func:`train_detector` trains the capstone's :class:`~lossbook.models.Detector`
-with Adam on shapes drawn fresh every epoch and measures it with :func:`evaluate` on held-out shapes.
+with Adam on shapes drawn fresh every epoch and measures it with :func:`evaluate` on held-out shapes;
+:func:`train_dense_detector` trains the :class:`~lossbook.models.DenseDetector` on fresh scenes of many
+objects and measures COCO mean average precision with :func:`evaluate_detections`.
 On a terminal the command line adds a progress bar through the ``progress`` callback; nothing here
-draws or prints by itself except through ``log``.
+draws or prints by itself except through ``log``. Every training loop here stops at the first loss
+that is not a finite number and raises :class:`TrainingDiverged`.
 """
 
 import time
@@ -15,10 +18,41 @@ import numpy as np
 
 from lossbook._validation import check_integer, check_nonnegative_number
 from lossbook.boxes import box_iou
-from lossbook.datasets import SHAPE_NAMES, make_shapes
+from lossbook.datasets import SHAPE_NAMES, make_scenes, make_shapes
+from lossbook.dense import TERMS as DENSE_TERMS
+from lossbook.dense import LossOptions, dense_loss_terms_and_grad
 from lossbook.detection import DEFAULT_BETA, TERMS
-from lossbook.models import Detector
+from lossbook.metrics import mean_average_precision
+from lossbook.models import DenseDetector, Detector
 from lossbook.optim import Adam
+
+
+class TrainingDiverged(ArithmeticError):
+    """The training loss became infinite or nan: the steps diverged, most often because the learning rate is too large.
+
+    ``step`` counts from 0: the loss of step ``step`` was not finite, after ``step`` updates had been
+    applied. ``loss`` is that loss. Training stops there: a step taken from a non-finite loss would
+    make every parameter nan.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lossbook.datasets import make_spiral
+    >>> from lossbook.models import LinearSoftmax
+    >>> from lossbook.optim import GradientDescent
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = make_spiral(rng=rng)
+    >>> try:
+    ...     with np.errstate(over="ignore", invalid="ignore"):  # the diverging steps overflow
+    ...         train(LinearSoftmax(2, 3, rng), X, y, GradientDescent(1e6), steps=200, lam=5e-4)
+    ... except TrainingDiverged as error:
+    ...     print(error)
+    the training loss became inf at step 51; try a smaller learning rate
+    """
+
+    def __init__(self, step, loss):
+        super().__init__(f"the training loss became {loss} at step {step}; try a smaller learning rate")
+        self.step, self.loss = step, loss
 
 
 @dataclass
@@ -71,6 +105,11 @@ def train(
     progress : callable, optional
         Called as ``progress(step, loss)`` after every step (the command line's progress bar).
 
+    Raises
+    ------
+    TrainingDiverged
+        At the first step whose loss is infinite or nan (before that step's update).
+
     Examples
     --------
     >>> import numpy as np
@@ -106,6 +145,8 @@ def train(
             batch = rng.choice(len(X), size=batch_size, replace=False)
             batch_X, batch_y = X[batch], y[batch]
         loss, grads = model.loss_and_grads(batch_X, batch_y, lam)
+        if not np.isfinite(loss):
+            raise TrainingDiverged(step, loss)
         history.loss.append(loss)
         if log_every and step % log_every == 0:
             log(f"step {step}: loss {loss:.{decimals}f}")
@@ -252,6 +293,11 @@ def train_detector(
         Called as ``progress(step, loss)`` after every step (the command line's progress bar); there
         are ``epochs * ceil(images_per_epoch / batch_size)`` steps.
 
+    Raises
+    ------
+    TrainingDiverged
+        At the first step whose loss is infinite or nan (before that step's update).
+
     Returns
     -------
     DetectionRun
@@ -297,6 +343,8 @@ def train_detector(
             loss, terms, grads = model.loss_and_grads(
                 images[batch], has_object[batch], labels[batch], boxes[batch], weights, beta
             )
+            if not np.isfinite(loss):
+                raise TrainingDiverged(step, loss)
             optimizer.step(model.params, grads)
             history.loss.append(loss)
             for name in TERMS:
@@ -318,3 +366,190 @@ def train_detector(
         "seconds": seconds,
     }
     return DetectionRun(model, history, metrics)
+
+
+# ----------------------------------------------------------------------------------------------
+# The dense detector: many objects per scene, mean average precision
+
+
+SIZE_RANGES = {"small": (0.0, 12.0**2), "medium": (12.0**2, 24.0**2), "large": (24.0**2, np.inf)}
+"""Object sizes for the per-size AP of 64 x 64 scenes, in squared pixels: up to 12 x 12, up to 24 x 24,
+larger. (COCO's ranges, 32**2 and 96**2, are for photographs of about 640 pixels.)"""
+
+
+def evaluate_detections(model, images, targets, *, classes="softmax"):
+    """COCO mean average precision of `model`'s detections on `images`, overall and by object size.
+
+    Returns
+    -------
+    dict
+        ``map``, ``map_50``, ``map_75``, ``map_small``, ``map_medium``, ``map_large`` and ``mar_100``
+        (:func:`~lossbook.metrics.mean_average_precision` with :data:`SIZE_RANGES`).
+    """
+    scores = mean_average_precision(model.predict(images, classes=classes), targets, area_ranges=SIZE_RANGES)
+    keys = ("map", "map_50", "map_75", *(f"map_{size}" for size in SIZE_RANGES), "mar_100")
+    return {key: float(scores[key]) for key in keys}
+
+
+@dataclass
+class DenseDetectionHistory:
+    """The loss and its three unweighted terms at every step, and validation metrics where measured."""
+
+    loss: list = field(default_factory=list)
+    terms: dict = field(default_factory=lambda: {name: [] for name in DENSE_TERMS})
+    val_metrics: dict = field(default_factory=dict)
+
+    @property
+    def steps(self):
+        return len(self.loss)
+
+
+@dataclass
+class DenseDetectionRun:
+    """What :func:`train_dense_detector` returns: the model, its history, its metrics and its held-out data."""
+
+    model: DenseDetector
+    history: DenseDetectionHistory
+    metrics: dict
+    test_data: tuple
+
+
+def _step_lr(step, steps, lr):
+    """`lr` for the first half of the steps, then a linear decay to `lr` / 20 at the last step."""
+    half = steps // 2
+    if step < half:
+        return lr
+    return lr * (1 - 0.95 * (step - half) / max(1, steps - 1 - half))
+
+
+def train_dense_detector(
+    epochs=16,
+    images_per_epoch=5000,
+    batch_size=32,
+    lr=2e-3,
+    seed=0,
+    *,
+    objectness="bce",
+    classes="softmax",
+    boxes="giou",
+    weights=None,
+    n_val=500,
+    n_test=1000,
+    evaluate_every=None,
+    log=None,
+    progress=None,
+):
+    """Train a :class:`~lossbook.models.DenseDetector` on fresh scenes with Adam; measure COCO mAP on held-out scenes.
+
+    Everything random comes from ``np.random.default_rng(seed)``, in this order: the `n_test` test
+    scenes, the `n_val` validation scenes (both drawn first, so they do not depend on any training
+    setting), the initial weights, then each epoch's `images_per_epoch` training scenes
+    (:func:`~lossbook.datasets.make_scenes`, drawn fresh: no scene is seen twice) and their order.
+    The learning rate is held for the first half of the steps, then decays linearly to `lr` / 20.
+    Validation scenes are for choices (loss settings, when to stop); the test scenes measure the result.
+
+    Parameters
+    ----------
+    epochs : int, default 16
+    images_per_epoch : int, default 5000
+    batch_size : int, default 32
+    lr : float, default 2e-3
+        Adam's learning rate.
+    seed : int, default 0
+    objectness, classes, boxes, weights : keyword-only
+        The loss of each term, as in :func:`~lossbook.dense.dense_loss`.
+    n_val, n_test : int, default 500 and 1000, keyword-only
+    evaluate_every : int, optional, keyword-only
+        Measure the validation metrics every `evaluate_every` epochs (into ``history.val_metrics``);
+        they are always measured after the last epoch.
+    log : callable, optional, keyword-only
+        Called with a line of text after every epoch.
+    progress : callable, optional, keyword-only
+        Called as ``progress(step, loss)`` after every step.
+
+    Returns
+    -------
+    DenseDetectionRun
+        ``.metrics``: on the test scenes ``map``, ``map_50``, ``map_75``, ``map_small``,
+        ``map_medium``, ``map_large`` (:data:`SIZE_RANGES`), ``mar_100``; on the validation scenes
+        ``val_map``, ``val_map_50``, ``val_map_75``; ``train_loss`` (mean over the last epoch),
+        ``unassigned`` (share of training objects that found no free anchor), ``epochs``, ``steps``,
+        ``images``, ``seconds`` (wall time of the training loop) and ``cpu_seconds`` (processor time of
+        this process in it, which other programs on the machine do not inflate).
+
+    Examples
+    --------
+    >>> from lossbook.training import train_dense_detector
+    >>> run = train_dense_detector(epochs=1, images_per_epoch=64, n_val=20, n_test=20, seed=0)
+    >>> run.metrics["steps"], run.history.steps, sorted(run.history.terms)
+    (2, 2, ['box', 'class', 'objectness'])
+    """
+    epochs, images_per_epoch, batch_size, seed, n_val, n_test = (
+        check_integer(value, name) for value, name in zip(
+            (epochs, images_per_epoch, batch_size, seed, n_val, n_test),
+            ("epochs", "images_per_epoch", "batch_size", "seed", "n_val", "n_test"), strict=True)
+    )
+    if min(epochs, images_per_epoch, batch_size, n_val, n_test) < 1:
+        raise ValueError(
+            f"epochs, images_per_epoch, batch_size, n_val and n_test must be >= 1; "
+            f"got {epochs}, {images_per_epoch}, {batch_size}, {n_val}, {n_test}"
+        )
+    lr = check_nonnegative_number(lr, "lr")
+    options = LossOptions(objectness=objectness, classes=classes, boxes=boxes, weights=weights)
+    rng = np.random.default_rng(seed)
+    test_data = make_scenes(n_test, rng)
+    val_data = make_scenes(n_val, rng)
+    model = DenseDetector(len(SHAPE_NAMES), rng)
+    optimizer = Adam(lr)
+    history = DenseDetectionHistory()
+    steps = epochs * -(-images_per_epoch // batch_size)
+    objects = unassigned = step = 0
+    start, cpu_start = time.perf_counter(), time.process_time()
+    for epoch in range(epochs):
+        images, targets = make_scenes(images_per_epoch, rng)
+        order = rng.permutation(images_per_epoch)
+        epoch_losses = []
+        for first in range(0, images_per_epoch, batch_size):
+            batch = order[first : first + batch_size]
+            batch_targets = [targets[i] for i in batch]
+            outputs, cache = model.forward(images[batch])
+            assigned = model.assign(batch_targets)
+            loss, terms, doutputs = dense_loss_terms_and_grad(outputs, assigned, options)
+            if not np.isfinite(loss):
+                raise TrainingDiverged(step, loss)
+            optimizer.lr = _step_lr(step, steps, lr)
+            optimizer.step(model.params, model.backward(doutputs, cache))
+            objects += sum(len(target["labels"]) for target in batch_targets)
+            unassigned += assigned.unassigned
+            history.loss.append(loss)
+            for name in DENSE_TERMS:
+                history.terms[name].append(terms[name])
+            epoch_losses.append(loss)
+            if progress is not None:
+                progress(step, loss)
+            step += 1
+        if (evaluate_every and (epoch + 1) % evaluate_every == 0) or epoch + 1 == epochs:
+            history.val_metrics[epoch + 1] = evaluate_detections(model, *val_data, classes=classes)
+        if log is not None:
+            shown = ""
+            if epoch + 1 in history.val_metrics:
+                shown = "; validation " + ", ".join(
+                    f"{key} {history.val_metrics[epoch + 1][key]:.4f}" for key in ("map", "map_50", "map_75")
+                )
+            log(f"epoch {epoch + 1}: training loss {np.mean(epoch_losses):.4f}{shown}")
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    val = history.val_metrics[epochs]
+    metrics = {
+        **evaluate_detections(model, *test_data, classes=classes),
+        "val_map": val["map"],
+        "val_map_50": val["map_50"],
+        "val_map_75": val["map_75"],
+        "train_loss": float(np.mean(epoch_losses)),
+        "unassigned": unassigned / max(1, objects),
+        "epochs": epochs,
+        "steps": step,
+        "images": epochs * images_per_epoch,
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+    }
+    return DenseDetectionRun(model, history, metrics, test_data)

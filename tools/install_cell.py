@@ -1,0 +1,142 @@
+"""Give every chapter a first code cell that installs lossbook where it is missing (Colab), from _config.yml.
+
+Usage (from the repository root)::
+
+    .venv/bin/python tools/install_cell.py            # every chapter in _toc.yml
+    .venv/bin/python tools/install_cell.py book/softmax.ipynb
+    .venv/bin/python tools/install_cell.py --check    # exit status 1 if a chapter lacks the current cell
+
+A chapter opened on Colab (its launch button, or a student notebook) runs in a Python without the
+course's library, and its imports fail. The cell this tool writes installs it, with the extras the
+chapters import (matplotlib, scikit-learn, IPython), straight from the repository::
+
+    %pip install --quiet "lossbook[plot,digits,notebook,half] @ git+<repository.url>@<repository.branch>"
+
+The address and branch are read from ``_config.yml`` (``repository.url`` and ``repository.branch``,
+the lines a fork changes; run this tool again after changing them). Where lossbook imports (``make
+lab``, nbval, Binder, which installs requirements.txt) the cell does nothing and prints nothing, so
+the stored outputs and nbval are unaffected. The cell carries the tag ``remove-cell``: the websites
+and the PDF leave it out. It is the chapter's first code cell, placed right after the title cell,
+and is recognised by its tag ``install-lossbook``: running the tool again replaces it in place
+(idempotent: an up-to-date chapter is not rewritten).
+
+After adding the cell, re-execute the chapter (``tools/execute_notebooks.py``): execution counts
+shift by one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TAG = "install-lossbook"
+TAGS = ["remove-cell", TAG]
+EXTRAS = "plot,digits,notebook,half"
+CELL_ID = "install-lossbook"
+
+
+def requirement(config: dict) -> str:
+    """The pip requirement that installs lossbook from the repository and branch of `config` (_config.yml)."""
+    repository = config["repository"]
+    url, branch = repository["url"].rstrip("/"), repository.get("branch") or "main"
+    if not re.fullmatch(r"https://[\w.-]+/[\w.-]+/[\w.-]+", url):
+        raise ValueError(f"_config.yml: repository.url must be a repository's https address, got {url!r}")
+    return f"lossbook[{EXTRAS}] @ git+{url}@{branch}"
+
+
+def install_source(config: dict) -> str:
+    """The install cell's source for `config` (_config.yml read as a dict)."""
+    return (
+        "# On Colab, or wherever the course's library is missing, this installs lossbook from the course's\n"
+        "# repository (about a minute). Where lossbook is installed (make lab, Binder) it does nothing.\n"
+        "try:\n"
+        "    import lossbook\n"
+        "except ModuleNotFoundError:\n"
+        f'    %pip install --quiet "{requirement(config)}"'
+    )
+
+
+def read_config(root: Path = REPO_ROOT) -> dict:
+    return yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+
+
+def chapters_in_toc(root: Path = REPO_ROOT) -> list[Path]:
+    toc = (root / "_toc.yml").read_text(encoding="utf-8")
+    paths = [root / f"{name}.ipynb" for name in re.findall(r"file:\s*(\S+)", toc)]
+    return [path for path in paths if path.exists()]
+
+
+def is_install_cell(cell) -> bool:
+    return cell.cell_type == "code" and TAG in cell.metadata.get("tags", [])
+
+
+def with_install_cell(notebook: nbformat.NotebookNode, source: str) -> bool:
+    """Make the install cell with `source` the first code cell of `notebook`; True if anything changed."""
+    code = [index for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+    if code and is_install_cell(notebook.cells[code[0]]):
+        cell = notebook.cells[code[0]]
+        if cell.source == source and cell.metadata.get("tags") == TAGS and cell.outputs == []:
+            if not any(is_install_cell(other) for other in notebook.cells[code[0] + 1:]):
+                return False
+    notebook.cells = [cell for cell in notebook.cells if not is_install_cell(cell)]
+    first_code = next((i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"), len(notebook.cells))
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": list(TAGS)})
+    cell["id"] = CELL_ID
+    notebook.cells.insert(first_code, cell)
+    return True
+
+
+def detect_indent(text: str) -> int:
+    for line in text.splitlines()[1:]:
+        stripped = line.lstrip(" ")
+        if stripped:
+            return len(line) - len(stripped)
+    return 1
+
+
+def apply(path: Path, config: dict) -> bool:
+    """Add or update the install cell of the notebook at `path`; True if the file changed."""
+    original = path.read_text(encoding="utf-8")
+    notebook = nbformat.reads(original, as_version=nbformat.NO_CONVERT)
+    if not with_install_cell(notebook, install_source(config)):
+        return False
+    text = nbformat.writes(notebook, indent=detect_indent(original))
+    path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*", help="chapters (default: every chapter in _toc.yml)")
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a chapter is not up to date")
+    arguments = parser.parse_args(argv)
+    config = read_config()
+    paths = [Path(p).resolve() for p in arguments.notebooks] or chapters_in_toc()
+    stale = []
+    for path in paths:
+        if arguments.check:
+            notebook = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+            changed = with_install_cell(notebook, install_source(config))
+        else:
+            changed = apply(path, config)
+        if changed:
+            stale.append(path)
+            print(f"{path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}: "
+                  + ("install cell missing or out of date" if arguments.check else "install cell written"))
+    if arguments.check and stale:
+        print("Run: .venv/bin/python tools/install_cell.py, then tools/execute_notebooks.py on those chapters.")
+        return 1
+    if not arguments.check:
+        print(f"{len(stale)} of {len(paths)} chapter(s) changed"
+              + ("; re-execute them with tools/execute_notebooks.py" if stale else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
