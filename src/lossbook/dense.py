@@ -518,7 +518,7 @@ def dense_loss(outputs, assigned, **options):
 
 
 def dense_loss_grad(outputs, assigned, **options):
-    """Gradient of :func:`dense_loss` with respect to `outputs`, shaped like it.
+    r"""Gradient of :func:`dense_loss` with respect to `outputs`, shaped like it.
 
     Notes
     -----
