@@ -34,6 +34,9 @@ from pathlib import Path
 import nbformat
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/, also when this file is loaded by path
+from execute_notebooks import detect_indent  # noqa: E402
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TAG = "install-lossbook"
 TAGS = ["remove-cell", TAG]
@@ -90,14 +93,6 @@ def with_install_cell(notebook: nbformat.NotebookNode, source: str) -> bool:
     cell["id"] = CELL_ID
     notebook.cells.insert(first_code, cell)
     return True
-
-
-def detect_indent(text: str) -> int:
-    for line in text.splitlines()[1:]:
-        stripped = line.lstrip(" ")
-        if stripped:
-            return len(line) - len(stripped)
-    return 1
 
 
 def apply(path: Path, config: dict) -> bool:
