@@ -6,7 +6,8 @@ assignment is built; the ones with checks are executed, and every check cell mus
 checks against their solutions (stored executed without errors: ``test_notebooks_stored.py``,
 re-executed by nbval). No visible check hands out its answer: a literal expected value or an expected
 ``True`` sits in a hidden test (``# BEGIN HIDDEN TESTS``), which the student copy leaves out and the
-nbgrader source keeps (``tests/test_nbgrader.py`` grades it for real).
+nbgrader source keeps (``tests/test_nbgrader.py`` grades it for real); so does a ``check_expression``
+reference that types out the answer's formula (a visible one compares with an independent oracle).
 
 The execution test is marked ``slow``: ``make check`` leaves it out, ``make test`` runs it (on two
 workers). It executes each stubbed notebook whole, because nothing cheaper shows the same thing
@@ -55,7 +56,7 @@ CHECKED = [c for c in CHAPTERS if make_assignments.make_assignment(c)[1] > 0]
 @pytest.mark.parametrize("chapter", CHECKED, ids=[c.stem for c in CHECKED])
 def test_stubbed_notebook_fails_every_check(chapter, tmp_path):
     notebook, checked, _ = make_assignments.make_assignment(chapter)
-    NotebookClient(notebook, kernel_name="python3", allow_errors=True, timeout=300).execute(cwd=str(chapter.parent))
+    NotebookClient(notebook, kernel_name="python3", allow_errors=True, timeout=900).execute(cwd=str(chapter.parent))
     checks = [cell for cell in notebook.cells if "check" in cell.metadata.get("tags", [])]
     assert len(checks) == checked
     for cell in checks:
@@ -189,6 +190,64 @@ def test_the_giveaway_detector_finds_literals_and_leaves_computed_references():
     assert giveaways("check_answer(flag, True, name='x')") == ["check_answer(flag, True, name='x')"]
     assert giveaways("check_answer(limit_hot, 1 / 3)") == ["check_answer(limit_hot, 1 / 3)"]
     assert giveaways("check_answer(x, reference(3))\ncheck_answer(y, np.zeros(2))\ncheck_number(z, low=0.0)") == []
+
+
+ELEMENTARY = {"abs", "erf", "erfc", "exp", "expm1", "float", "log", "log1p", "max", "maximum", "min", "minimum",
+              "range", "sqrt", "sum", "tanh"}
+
+
+def formula_references(check):
+    """The calls check_expression(expression, reference, ...) of `check` whose reference is the answer's formula
+    typed out: NumPy's or math's elementary function itself (np.tanh), or a lambda of arithmetic and elementary
+    functions of its own arguments only, with no call to the library, SciPy or a numerical oracle."""
+    try:
+        tree = ast.parse(check)
+    except SyntaxError:
+        return [check]
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check_expression"
+                and len(node.args) > 1):
+            continue
+        reference = node.args[1]
+        if isinstance(reference, ast.Attribute):  # np.tanh
+            pure = reference.attr in ELEMENTARY and getattr(reference.value, "id", None) in ("np", "math")
+        elif isinstance(reference, ast.Lambda):
+            arguments = reference.args
+            own = {a.arg for a in [*arguments.args, *arguments.kwonlyargs, arguments.vararg] if a is not None}
+            pure = True
+            for sub in ast.walk(reference.body):
+                if isinstance(sub, ast.Call):
+                    function = sub.func
+                    name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", None)
+                    module = getattr(function.value, "id", None) if isinstance(function, ast.Attribute) else None
+                    pure = pure and name in ELEMENTARY and module in (None, "np", "math")
+                elif isinstance(sub, ast.Name):
+                    pure = pure and (sub.id in own or sub.id in ELEMENTARY or sub.id in ("np", "math"))
+        else:
+            pure = False
+        if pure:
+            found.append(ast.unparse(node)[:100])
+    return found
+
+
+def test_no_visible_check_expression_compares_with_the_answer_formula():
+    # check_expression(slope, lambda p, n, N: n / p - (N - n) / (1 - p), ...) shows the student the derivative it
+    # asks for. A visible check compares with an independent oracle instead (the library, SciPy, finite
+    # differences of the student's own expression, a property); the formula belongs in a hidden test.
+    offenders = {chapter.stem: found for chapter in CHAPTERS
+                 if (found := [f for check in visible_checks(chapter) for f in formula_references(check)])}
+    assert not offenders, f"visible checks against the answer's formula (use an oracle, or a hidden test): {offenders}"
+
+
+def test_the_formula_detector_finds_typed_formulas_and_leaves_oracles():
+    assert formula_references("check_expression(slope, lambda p, n: n / p - (1 - n) / (1 - p), [p, n])") != []
+    assert formula_references("check_expression(d, np.tanh, [e])\ncheck_expression(h, lambda *u: -sum(u), u)") != []
+    assert formula_references("check_expression(s, lambda a, b: max(0.0, a - b) / 2, [a, b])") != []
+    assert formula_references(
+        "check_expression(e, lambda a: lossbook.logsumexp([a, a]) - a, [a])\n"
+        "check_expression(f, lambda *uv: special.entr(np.exp(uv)).sum(), uv)\n"
+        "check_expression(g, lambda v: your_function(v + 1e-6), [v])\ncheck_expression(h, reference, [v])") == []
 
 
 def test_main_writes_the_nbgrader_course_beside_the_assignments(tmp_path, capsys):

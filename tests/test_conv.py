@@ -1,4 +1,14 @@
-"""Convolutions of the dense detector: im2col and one matrix product against a loop, finite differences, errors."""
+"""Convolutions of the dense detector: im2col and one matrix product against a loop, finite differences, PyTorch.
+
+The PyTorch oracle is ``tests/golden/torch_conv.json``: ``torch.nn.functional.conv2d``'s values and
+autograd gradients in float64, written by ``tools/torch_conv_golden.py`` with torch 2.13.0
+(``/tmp/torchvenv/bin/python tools/torch_conv_golden.py``; PyTorch is not a course dependency).
+Tolerance: ``1e-12`` relative to the largest entry of each array (the two libraries sum the products
+of a patch in different orders).
+"""
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,6 +82,38 @@ def test_conv2d_backward_matches_finite_differences(rng, case):
     np.testing.assert_allclose(grad_x, numerical_grad(lambda v: loss_of(v, weight, bias), x), atol=1e-7)
     np.testing.assert_allclose(grad_weight, numerical_grad(lambda v: loss_of(x, v, bias), weight), atol=1e-7)
     np.testing.assert_allclose(grad_bias, numerical_grad(lambda v: loss_of(x, weight, v), bias), atol=1e-7)
+
+
+TORCH_GOLDEN = json.loads((Path(__file__).parent / "golden" / "torch_conv.json").read_text())
+
+
+def golden_array(encoded):
+    return np.array(encoded["array"], dtype=encoded["dtype"]).reshape(encoded["shape"])
+
+
+def assert_close_to_torch(ours, theirs, what):
+    assert ours.dtype == theirs.dtype and ours.shape == theirs.shape, what
+    error = np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs))
+    assert error <= 1e-12, f"{what}: relative error {error:.1e} against PyTorch"
+
+
+@pytest.mark.parametrize("case", TORCH_GOLDEN["cases"], ids=[case["id"] for case in TORCH_GOLDEN["cases"]])
+def test_conv2d_and_its_backward_match_pytorch(case):
+    x, weight, bias = (golden_array(case[name]) for name in ("x", "weight", "bias"))
+    y, cache = conv2d_forward(x, weight, bias, stride=case["stride"], padding=case["padding"])
+    assert_close_to_torch(y, golden_array(case["value"]), "conv2d")
+    grads = conv2d_backward(golden_array(case["grad_output"]), cache)
+    for name, ours in zip(("grad_x", "grad_weight", "grad_bias"), grads, strict=True):
+        assert_close_to_torch(ours, golden_array(case[name]), name)
+
+
+def test_the_pytorch_cases_cover_strides_paddings_and_an_edge_outside_every_patch():
+    cases = TORCH_GOLDEN["cases"]
+    assert {(case["stride"], case["padding"]) for case in cases} >= {(1, 0), (1, 1), (2, 0), (2, 1)}
+    assert any(shape % 2 for case in cases for shape in case["x"]["shape"][1:3])  # odd sizes
+    # An image row that no patch covers gets exactly zero gradient, in PyTorch and here.
+    unused = [case for case in cases if not np.any(golden_array(case["grad_x"])[:, -1])]
+    assert unused, "no case leaves the last row of the image out of every patch"
 
 
 def test_col2im_is_the_adjoint_of_im2col(rng):

@@ -36,7 +36,7 @@ from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BOOK_DIR = REPO_ROOT / "book"
 KERNEL_NAME = "python3"
-TIMEOUT_SECONDS = 300
+TIMEOUT_SECONDS = 900
 
 
 def kernel_environment() -> dict[str, str]:

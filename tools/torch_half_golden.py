@@ -57,26 +57,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/, also when this file is loaded by path
+from torch_golden import encode_nested  # noqa: E402  (one JSON encoding of nan and the infinities)
+
 SEED = 20261203
 OUTPUT = Path("tests/golden/torch_half.json")
 COMMAND = "/tmp/torchvenv/bin/python tools/torch_half_golden.py"
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 
 CASES = []
-
-
-def encode_number(v):
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return v
-
-
-def encode_nested(data):
-    if isinstance(data, list):
-        return [encode_nested(d) for d in data]
-    return encode_number(data) if isinstance(data, float) else data
 
 
 def encode_tensor(t):

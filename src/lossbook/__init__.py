@@ -23,7 +23,7 @@ from lossbook.boxes import (
     generalized_box_iou_loss_grad,
     nms,
 )
-from lossbook.calibration import brier_score, calibration_error, reliability_curve
+from lossbook.calibration import brier_score, brier_score_grad, calibration_error, reliability_curve
 from lossbook.classification import (
     cross_entropy,
     cross_entropy_grad,
@@ -78,6 +78,7 @@ __all__ = [
     "distance_box_iou_loss",
     "distance_box_iou_loss_grad",
     "brier_score",
+    "brier_score_grad",
     "calibration_error",
     "generalized_box_iou_loss",
     "generalized_box_iou_loss_grad",

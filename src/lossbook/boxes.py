@@ -144,6 +144,33 @@ def _max_share(a, b):
     return np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0))
 
 
+def _giou_part_grads(p):
+    """Derivatives of I, U and the hull's sides with respect to x1, y1, x2, y2 of boxes1, each (N, 4).
+
+    Every side is a min minus a max: each passes its gradient to the coordinate that attains it, half
+    to each at a tie.
+    """
+    width, height = p.x2 - p.x1, p.y2 - p.y1
+    zero = np.zeros_like(p.x1)
+    # inner_w = min(x2, gx2) - max(x1, gx1) and hull_w = max(x2, gx2) - min(x1, gx1); likewise in y.
+    d_inner_w = np.stack([-_max_share(p.x1, p.gx1), zero, _max_share(-p.x2, -p.gx2), zero], axis=1)
+    d_inner_h = np.stack([zero, -_max_share(p.y1, p.gy1), zero, _max_share(-p.y2, -p.gy2)], axis=1)
+    d_hull_w = np.stack([-_max_share(-p.x1, -p.gx1), zero, _max_share(p.x2, p.gx2), zero], axis=1)
+    d_hull_h = np.stack([zero, -_max_share(-p.y1, -p.gy1), zero, _max_share(p.y2, p.gy2)], axis=1)
+    d_area = np.stack([-height, -width, height, width], axis=1)
+    d_intersection = np.where(
+        p.overlaps[:, None], d_inner_w * p.inner_h[:, None] + p.inner_w[:, None] * d_inner_h, 0
+    )
+    d_union = d_area - d_intersection
+    return d_intersection, d_union, d_hull_w, d_hull_h
+
+
+def _quotient_grad(numerator, d_numerator, denominator, d_denominator):
+    """The quotient rule, d(a / b) = (b da - a db) / b^2, for a, b of shape (N,) and da, db of shape (N, 4)."""
+    numerator, denominator = numerator[:, None], denominator[:, None]
+    return (d_numerator * denominator - numerator * d_denominator) / denominator**2
+
+
 def generalized_box_iou_loss_grad(boxes1, boxes2, *, reduction="none", eps=1e-7):
     r"""Gradient of :func:`generalized_box_iou_loss` with respect to `boxes1`, shape (N, 4).
 
@@ -155,45 +182,11 @@ def generalized_box_iou_loss_grad(boxes1, boxes2, *, reduction="none", eps=1e-7)
     """
     boxes1, boxes2, eps = _check_pairs(boxes1, boxes2, reduction, eps)
     p = _giou_parts(boxes1, boxes2)
-    width, height = p.x2 - p.x1, p.y2 - p.y1
-    zero = np.zeros_like(p.x1)
-    # Derivatives of the intersection's sides and of the hull's sides with respect to x1, y1, x2, y2.
-    d_inner_w = np.stack([-_max_share(p.x1, p.gx1), zero, _max_share(-p.x2, -p.gx2), zero], axis=1)
-    d_inner_h = np.stack([zero, -_max_share(p.y1, p.gy1), zero, _max_share(-p.y2, -p.gy2)], axis=1)
-    d_hull_w = np.stack([-_max_share(-p.x1, -p.gx1), zero, _max_share(p.x2, p.gx2), zero], axis=1)
-    d_hull_h = np.stack([zero, -_max_share(-p.y1, -p.gy1), zero, _max_share(p.y2, p.gy2)], axis=1)
-    d_area = np.stack([-height, -width, height, width], axis=1)
-    d_intersection = np.where(
-        p.overlaps[:, None], d_inner_w * p.inner_h[:, None] + p.inner_w[:, None] * d_inner_h, 0
-    )
-    d_union = d_area - d_intersection
-    d_hull = d_hull_w * p.hull_h[:, None] + p.hull_w[:, None] * d_hull_h
-    union, hull, intersection = p.union[:, None], p.hull[:, None], p.intersection[:, None]
-    d_iou = (d_intersection * (union + eps) - intersection * d_union) / (union + eps) ** 2
-    d_penalty = ((d_hull - d_union) * (hull + eps) - (hull - union) * d_hull) / (hull + eps) ** 2
+    d_intersection, d_union, d_hull_w, d_hull_h = _giou_part_grads(p)
+    d_hull = d_hull_w * p.hull_h[:, None] + p.hull_w[:, None] * d_hull_h  # hull = hull_w * hull_h
+    d_iou = _quotient_grad(p.intersection, d_intersection, p.union + eps, d_union)
+    d_penalty = _quotient_grad(p.hull - p.union, d_hull - d_union, p.hull + eps, d_hull)
     return reduce_grad(-(d_iou - d_penalty), reduction, boxes1.dtype, len(boxes1))
-
-
-def _iou_and_hull_grads(p, eps):
-    """d IoU, d hull width and d hull height with respect to x1, y1, x2, y2 of boxes1, each (N, 4).
-
-    The same chain rule as in :func:`generalized_box_iou_loss_grad`: min and max pass their
-    gradient to the coordinate that attains them, half to each at a tie.
-    """
-    width, height = p.x2 - p.x1, p.y2 - p.y1
-    zero = np.zeros_like(p.x1)
-    d_inner_w = np.stack([-_max_share(p.x1, p.gx1), zero, _max_share(-p.x2, -p.gx2), zero], axis=1)
-    d_inner_h = np.stack([zero, -_max_share(p.y1, p.gy1), zero, _max_share(-p.y2, -p.gy2)], axis=1)
-    d_hull_w = np.stack([-_max_share(-p.x1, -p.gx1), zero, _max_share(p.x2, p.gx2), zero], axis=1)
-    d_hull_h = np.stack([zero, -_max_share(-p.y1, -p.gy1), zero, _max_share(p.y2, p.gy2)], axis=1)
-    d_area = np.stack([-height, -width, height, width], axis=1)
-    d_intersection = np.where(
-        p.overlaps[:, None], d_inner_w * p.inner_h[:, None] + p.inner_w[:, None] * d_inner_h, 0
-    )
-    d_union = d_area - d_intersection
-    union, intersection = p.union[:, None], p.intersection[:, None]
-    d_iou = (d_intersection * (union + eps) - intersection * d_union) / (union + eps) ** 2
-    return d_iou, d_hull_w, d_hull_h
 
 
 def _centre_distance_squared(p):
@@ -251,14 +244,14 @@ def distance_box_iou_loss(boxes1, boxes2, *, reduction="none", eps=1e-7):
 def _diou_grad(boxes1, boxes2, eps):
     """Gradient of the unreduced DIoU loss with respect to `boxes1`, shape (N, 4)."""
     p = _giou_parts(boxes1, boxes2)
-    d_iou, d_hull_w, d_hull_h = _iou_and_hull_grads(p, eps)
+    d_intersection, d_union, d_hull_w, d_hull_h = _giou_part_grads(p)
+    d_iou = _quotient_grad(p.intersection, d_intersection, p.union + eps, d_union)
     # rho^2 = (cx - gcx)^2 + (cy - gcy)^2 with cx = (x1 + x2) / 2: d rho^2 / dx1 = d rho^2 / dx2 = cx - gcx.
     dx, dy = (p.x1 + p.x2 - p.gx1 - p.gx2) / 2, (p.y1 + p.y2 - p.gy1 - p.gy2) / 2
     d_distance = np.stack([dx, dy, dx, dy], axis=1)
     d_diagonal = 2 * p.hull_w[:, None] * d_hull_w + 2 * p.hull_h[:, None] * d_hull_h
-    distance = _centre_distance_squared(p)[:, None]
-    diagonal = (p.hull_w**2 + p.hull_h**2 + eps)[:, None]
-    d_penalty = (d_distance * diagonal - distance * d_diagonal) / diagonal**2
+    diagonal_squared = p.hull_w**2 + p.hull_h**2 + eps
+    d_penalty = _quotient_grad(_centre_distance_squared(p), d_distance, diagonal_squared, d_diagonal)
     return -d_iou + d_penalty
 
 

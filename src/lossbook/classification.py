@@ -86,8 +86,8 @@ def nll_loss(log_probs, target, *, weight=None, ignore_index=-100, reduction="me
 
     Notes
     -----
-    .. math:: \ell_i = -w_{y_i}\, \log p_{i, y_i}, \qquad
-              L_{\text{mean}} = \frac{\sum_i \ell_i}{\sum_{i:\, y_i \ne \text{ignore}} w_{y_i}}
+    .. math:: \ell_i = -\alpha_{y_i}\, \log p_{i, y_i}, \qquad
+              L_{\text{mean}} = \frac{\sum_i \ell_i}{\sum_{i:\, y_i \ne \text{ignore}} \alpha_{y_i}}
 
     Examples
     --------
@@ -108,7 +108,7 @@ def nll_loss_grad(log_probs, target, *, weight=None, ignore_index=-100, reductio
 
     Notes
     -----
-    Only the target entry of each row is used, so the gradient is :math:`-w_{y_i}` there (divided
+    Only the target entry of each row is used, so the gradient is :math:`-\alpha_{y_i}` there (divided
     by the mean's denominator) and 0 elsewhere.
 
     Examples
@@ -188,11 +188,11 @@ def cross_entropy(logits, target, *, weight=None, ignore_index=-100, reduction="
     -----
     With :math:`p = \operatorname{softmax}(z)` and the smoothed target :math:`q`,
 
-    .. math:: \ell_i = -\sum_c w_c\, q_{i,c} \log p_{i,c},
+    .. math:: \ell_i = -\sum_c \alpha_c\, q_{i,c} \log p_{i,c},
 
-    which for a one-hot target and no smoothing is :math:`-w_{y_i} \log p_{i,y_i}`, the negative
+    which for a one-hot target and no smoothing is :math:`-\alpha_{y_i} \log p_{i,y_i}`, the negative
     log-likelihood of :func:`~lossbook.stable.log_softmax`. For index targets with `weight`, the mean
-    divides by :math:`\sum_i w_{y_i}` over the counted samples, as PyTorch does, smoothing term included.
+    divides by :math:`\sum_i \alpha_{y_i}` over the counted samples, as PyTorch does, smoothing term included.
 
     Examples
     --------
@@ -207,7 +207,7 @@ def cross_entropy(logits, target, *, weight=None, ignore_index=-100, reduction="
     )
     log_p = log_softmax(_to_rows(logits), axis=1)
     log_p[~counted] = 0  # an ignored sample costs nothing, even where its scores are not finite
-    losses = np.sum(w * q * -log_p, axis=1)  # -sum_c w_c q_c log p_c, one loss per row
+    losses = np.sum(w * q * -log_p, axis=1)  # -sum_c alpha_c q_c log p_c (w holds the alpha_c), one loss per row
     return reduce_losses(losses.reshape(_sample_shape(logits.shape)), reduction, dtype, denominator)
 
 
@@ -216,7 +216,7 @@ def cross_entropy_grad(logits, target, *, weight=None, ignore_index=-100, reduct
 
     Notes
     -----
-    For one sample with weighted smoothed target :math:`u_c = w_c q_c`,
+    For one sample with weighted smoothed target :math:`u_c = \alpha_c q_c`,
 
     .. math:: \frac{\partial \ell}{\partial z_j} = \Big(\sum_c u_c\Big)\, p_j - u_j,
 
@@ -286,7 +286,7 @@ def multi_margin_loss(logits, target, *, p=1, margin=1.0, weight=None, reduction
 
     Notes
     -----
-    .. math:: \ell_i = \frac{w_{y_i}}{C} \sum_{j \ne y_i} \max(0,\ m - x_{i, y_i} + x_{i, j})^p
+    .. math:: \ell_i = \frac{\alpha_{y_i}}{C} \sum_{j \ne y_i} \max(0,\ m - x_{i, y_i} + x_{i, j})^p
 
     Examples
     --------
@@ -306,7 +306,7 @@ def multi_margin_loss_grad(logits, target, *, p=1, margin=1.0, weight=None, redu
 
     Notes
     -----
-    Each wrong class inside the margin gets :math:`w_{y_i}\, p\, z_{ij}^{p-1} / C`, and the
+    Each wrong class inside the margin gets :math:`\alpha_{y_i}\, p\, z_{ij}^{p-1} / C`, and the
     target class minus their sum.
     """
     logits, shape, _, labels, gaps, row_weight = _check_multi_margin(logits, target, p, margin, weight, reduction)

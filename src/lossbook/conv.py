@@ -250,7 +250,7 @@ def conv2d_backward(grad_output, cache):
 
 
 def relu(x):
-    """:math:`\\max(0, x)`, elementwise.
+    r""":math:`\max(0, x)`, elementwise.
 
     Examples
     --------

@@ -125,10 +125,22 @@ SHAPE_NAMES = ("square", "disk", "triangle")
 """Class names, in label order: label 0 is a square, 1 a disk, 2 a triangle."""
 
 
-def _check_rng(rng):
+def _check_images_and_rng(n_images, rng):
+    """The first two arguments of :func:`make_shapes` and :func:`make_scenes`, checked."""
+    n_images = check_integer(n_images, "n_images")
+    if n_images < 1:
+        raise ValueError(f"n_images must be at least 1; got {n_images}")
     if rng is None or not hasattr(rng, "uniform") or not hasattr(rng, "integers"):
         raise TypeError("rng must be a numpy.random.Generator; pass np.random.default_rng(seed)")
-    return rng
+    return n_images, rng
+
+
+def _check_share(value, name):
+    """A number in [0, 1]: the share of empty images, or of a box that may be covered."""
+    value = check_nonnegative_number(value, name)
+    if value > 1:
+        raise ValueError(f"{name} must lie in [0, 1]; got {value}")
+    return value
 
 
 def make_shapes(n_images, rng, size=32, p_empty=0.2, min_size=8, max_size=20, noise=0.05):
@@ -185,16 +197,11 @@ def make_shapes(n_images, rng, size=32, p_empty=0.2, min_size=8, max_size=20, no
            [ nan,  nan,  nan,  nan],
            [ nan,  nan,  nan,  nan]])
     """
-    n_images = check_integer(n_images, "n_images")
-    if n_images < 1:
-        raise ValueError(f"n_images must be at least 1; got {n_images}")
-    rng = _check_rng(rng)
+    n_images, rng = _check_images_and_rng(n_images, rng)
     size = check_integer(size, "size")
     if size < 2:
         raise ValueError(f"size must be at least 2 pixels; got {size}")
-    p_empty = check_nonnegative_number(p_empty, "p_empty")
-    if p_empty > 1:
-        raise ValueError(f"p_empty must lie in [0, 1]; got {p_empty}")
+    p_empty = _check_share(p_empty, "p_empty")
     min_size = check_nonnegative_number(min_size, "min_size")
     max_size = check_nonnegative_number(max_size, "max_size")
     if not 1 <= min_size <= max_size <= size:
@@ -358,10 +365,7 @@ def make_scenes(
     (array([[ 8.4, 30. , 39.9, 57.1],
            [20.3, 21.5, 35.1, 34.6]]), ['triangle', 'disk'])
     """
-    n_images = check_integer(n_images, "n_images")
-    if n_images < 1:
-        raise ValueError(f"n_images must be at least 1; got {n_images}")
-    rng = _check_rng(rng)
+    n_images, rng = _check_images_and_rng(n_images, rng)
     size = check_integer(size, "size")
     max_objects = check_integer(max_objects, "max_objects")
     tries = check_integer(tries, "tries")
@@ -377,9 +381,7 @@ def make_scenes(
             f"min_size and max_size must satisfy 1 <= min_size <= max_size and max_size * sqrt(max_aspect) <= "
             f"size = {size}; got min_size={min_size}, max_size={max_size}, max_aspect={max_aspect}"
         )
-    max_overlap = check_nonnegative_number(max_overlap, "max_overlap")
-    if max_overlap > 1:
-        raise ValueError(f"max_overlap must lie in [0, 1]; got {max_overlap}")
+    max_overlap = _check_share(max_overlap, "max_overlap")
     noise = check_nonnegative_number(noise, "noise")
 
     # Every draw is made for all max_objects slots of every scene, so the stream of random numbers does

@@ -52,7 +52,7 @@ from lossbook.boxes import (
     generalized_box_iou_loss_grad,
 )
 from lossbook.classification import cross_entropy, cross_entropy_grad
-from lossbook.detection import BOX, CLASSES, IGNORE_INDEX, OBJECTNESS
+from lossbook.detection import BOX, CLASSES, IGNORE_INDEX, OBJECTNESS, _resolve_weights
 from lossbook.regression import smooth_l1_loss, smooth_l1_loss_grad
 from lossbook.stable import sigmoid, softmax
 
@@ -331,17 +331,6 @@ def encoded_predictions(raw):
 # The dense loss
 
 
-def _resolve_weights(weights):
-    if weights is None:
-        return dict(DEFAULT_WEIGHTS)
-    if not isinstance(weights, Mapping):
-        raise TypeError(f"weights must be a dict with keys among {TERMS}; got {type(weights).__name__}")
-    if set(weights) - set(TERMS):
-        raise ValueError(f"weights must have keys among {TERMS}; got {sorted(weights)}")
-    merged = {**DEFAULT_WEIGHTS, **weights}
-    return {term: check.check_nonnegative_number(merged[term], f"weights[{term!r}]") for term in TERMS}
-
-
 @dataclass
 class LossOptions:
     """The choice of loss for each of the three terms, and their settings (see :func:`dense_loss`)."""
@@ -359,7 +348,7 @@ class LossOptions:
             value = getattr(self, name)
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}; got {value!r}")
-        self.weights = _resolve_weights(self.weights)
+        self.weights = _resolve_weights(self.weights, DEFAULT_WEIGHTS)
         self.alpha = check.check_real_number(self.alpha, "alpha", at_most=1)
         self.gamma = check.check_nonnegative_number(self.gamma, "gamma")
         self.beta = check.check_nonnegative_number(self.beta, "beta")

@@ -181,16 +181,20 @@ def _prepare_loss(outputs, has_object, labels, boxes, beta):
     return outputs, targets, beta
 
 
-def _resolve_weights(weights):
-    """DEFAULT_WEIGHTS, with the entries of `weights` (a dict) replacing the defaults they name."""
+def _resolve_weights(weights, defaults=DEFAULT_WEIGHTS):
+    """`defaults`, with the entries of `weights` (a dict) replacing the defaults they name.
+
+    The keys of `defaults` are the loss's terms, in order; :mod:`lossbook.dense` passes its own.
+    """
+    terms = tuple(defaults)
     if weights is None:
-        return dict(DEFAULT_WEIGHTS)
+        return dict(defaults)
     if not isinstance(weights, Mapping):
-        raise TypeError(f"weights must be a dict with keys among {TERMS}; got {type(weights).__name__}")
-    if set(weights) - set(TERMS):
-        raise ValueError(f"weights must have keys among {TERMS}; got {sorted(weights)}")
-    merged = {**DEFAULT_WEIGHTS, **weights}
-    return {term: check.check_nonnegative_number(merged[term], f"weights[{term!r}]") for term in TERMS}
+        raise TypeError(f"weights must be a dict with keys among {terms}; got {type(weights).__name__}")
+    if set(weights) - set(terms):
+        raise ValueError(f"weights must have keys among {terms}; got {sorted(weights)}")
+    merged = {**defaults, **weights}
+    return {term: check.check_nonnegative_number(merged[term], f"weights[{term!r}]") for term in terms}
 
 
 def _terms(outputs, t, beta):

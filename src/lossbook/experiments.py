@@ -28,7 +28,7 @@ import numpy as np
 
 from lossbook import __version__
 from lossbook._validation import check_integer
-from lossbook.training import train_dense_detector
+from lossbook.training import CALIBRATION_KEYS, train_dense_detector
 
 COMPARISONS = {
     "objectness": ("bce", "bce_pos_weight", "focal"),
@@ -56,8 +56,10 @@ class _InProcess:
         return future
 
 REPORTED = ("map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_100",
-            "val_map", "val_map_50", "val_map_75", "train_loss", "seconds", "cpu_seconds")
-"""The metrics kept from each run."""
+            "val_map", "val_map_50", "val_map_75", *CALIBRATION_KEYS, "train_loss", "seconds", "cpu_seconds")
+"""The metrics kept from each run: held-out mAP, the calibration of the scores
+(:data:`~lossbook.training.CALIBRATION_KEYS`, :func:`~lossbook.training.evaluate_calibration`), the
+training loss and the time."""
 
 
 def run_arm(comparison, arm, seed, training=None):

@@ -1,9 +1,9 @@
-"""Models trained with the library's losses: a linear softmax classifier, a two-layer ReLU network, two detectors.
+r"""Models trained with the library's losses: a linear softmax classifier, a two-layer ReLU network, two detectors.
 
 Parameters live in a dict of arrays (``model.params``). ``forward`` returns the outputs and a cache
 of what ``backward`` needs; ``backward`` turns the gradient of the loss with respect to the outputs
 into gradients for every parameter. ``loss_and_grads`` puts it together. For the classifiers it is
-cross-entropy of the scores plus the L2 penalty :math:`\\lambda \\sum W^2` on the weight matrices (not
+cross-entropy of the scores plus the L2 penalty :math:`\lambda \sum W^2` on the weight matrices (not
 the biases), through :func:`~lossbook.fused.cross_entropy_value_and_grad` (the loss and its
 gradient from one softmax) and :func:`~lossbook.regularization.l2_penalty_grad`; for the
 :class:`Detector` it is the multi-task loss of :mod:`lossbook.detection`, and for the

@@ -37,12 +37,12 @@ def course_style():
     return {"axes.prop_cycle": cycler(color=list(OKABE_ITO))}
 
 
-def plot_loss_curve(ax, history, label=None):
-    """Loss per step on a log scale, with titled, labelled axes."""
+def plot_loss_curve(ax, history, label=None, *, ylabel="training loss (cross-entropy + L2)"):
+    """Loss per step on a log scale, with titled, labelled axes (`ylabel` says what the loss is)."""
     ax.plot(np.arange(history.steps), history.loss, label=label)
     ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel("training loss (cross-entropy + L2)")
+    ax.set_ylabel(ylabel)
     ax.set_title("Training loss")
     if label:
         ax.legend()
@@ -103,11 +103,7 @@ def save_detector_plot(path, history, title):
 
     with matplotlib.rc_context(course_style()):
         fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
-        left.plot(np.arange(history.steps), history.loss)
-        left.set_yscale("log")
-        left.set_xlabel("step")
-        left.set_ylabel("training loss (weighted sum of the four terms)")
-        left.set_title("Training loss")
+        plot_loss_curve(left, history, ylabel="training loss (weighted sum of the four terms)")
         epochs = sorted(history.test_metrics)
         # Three metrics on one axis: a marker and a line style each, besides the colour.
         styles = zip(("objectness_accuracy", "class_accuracy", "mean_iou"), MARKERS[:3], ("-", "--", ":"), strict=True)
@@ -132,11 +128,7 @@ def save_dense_detector_plot(path, history, title):
 
     with matplotlib.rc_context(course_style()):
         fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
-        left.plot(np.arange(history.steps), history.loss)
-        left.set_yscale("log")
-        left.set_xlabel("step")
-        left.set_ylabel("training loss (weighted sum of the three terms)")
-        left.set_title("Training loss")
+        plot_loss_curve(left, history, ylabel="training loss (weighted sum of the three terms)")
         for (name, values), linestyle in zip(sorted(history.terms.items()), ("-", "--", ":"), strict=False):
             right.plot(np.arange(len(values)), values, linestyle=linestyle, label=name)
         right.set_yscale("log")

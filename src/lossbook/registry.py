@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from lossbook import binary, boxes, classification, regression
+from lossbook import binary, boxes, calibration, classification, regression
 from lossbook._reduction import reduce_losses
 from lossbook.classification import cross_entropy, cross_entropy_grad, nll_loss, nll_loss_grad
 from lossbook.regularization import l2_penalty, l2_penalty_grad
@@ -229,6 +229,15 @@ def _kl_examples(rng):
     ]
 
 
+def _brier_examples(rng):
+    probs = rng.dirichlet(np.full(4, 2.0), size=5)  # rows on the simplex, away from 0 and 1
+    binary_probs = rng.uniform(0.05, 0.95, size=6)
+    return [
+        *_with_reductions("classes", (probs, rng.integers(0, 4, size=5))),
+        *_with_reductions("binary", (binary_probs, rng.integers(0, 2, size=6))),
+    ]
+
+
 LOSSES = (
     LossSpec("nll_loss", nll_loss, nll_loss_grad, _nll_examples),
     LossSpec("cross_entropy", cross_entropy, cross_entropy_grad, _cross_entropy_examples),
@@ -282,6 +291,7 @@ LOSSES = (
         _multi_margin_examples,
     ),
     LossSpec("kl_div", classification.kl_div, classification.kl_div_grad, _kl_examples),
+    LossSpec("brier_score", calibration.brier_score, calibration.brier_score_grad, _brier_examples),
 )
 """Every loss of the library, in the order the course introduces them."""
 

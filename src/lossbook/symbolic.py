@@ -77,7 +77,7 @@ def _reduce(per_sample, denominator, reduction, batch_shape):
 
 
 def nll_loss(log_probs, target, *, weight=None, ignore_index=-100, reduction="mean"):
-    r""":math:`-w_{y_i} \log p_{i, y_i}` summed, or divided by the counted weight for the mean."""
+    r""":math:`-\alpha_{y_i} \log p_{i, y_i}` summed, or divided by the counted weight for the mean."""
     rows, batch_shape = _rows(log_probs)
     labels = np.asarray(target).reshape(-1)
     weight = _class_weights(weight, rows.shape[1])
@@ -92,10 +92,10 @@ def nll_loss(log_probs, target, *, weight=None, ignore_index=-100, reduction="me
 
 
 def cross_entropy(logits, target, *, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
-    r"""Cross-entropy :math:`-\sum_c w_c\, q_c \log p_c` with :math:`p = e^{z}/\sum e^{z}` and
+    r"""Cross-entropy :math:`-\sum_c \alpha_c\, q_c \log p_c` with :math:`p = e^{z}/\sum e^{z}` and
     :math:`q = (1 - \varepsilon)\, y + \varepsilon / C`, the target smoothed toward uniform.
 
-    Index targets are turned into one-hot rows; their mean divides by :math:`\sum_i w_{y_i}` over
+    Index targets are turned into one-hot rows; their mean divides by :math:`\sum_i \alpha_{y_i}` over
     the samples that are not ignored, probability targets' mean by the number of samples.
     """
     logits = np.asarray(logits, dtype=object)
@@ -401,7 +401,7 @@ def complete_box_iou_loss(boxes1, boxes2, *, reduction="none", eps=1e-7):
 
 
 def multi_margin_loss(logits, target, *, p=1, margin=1.0, weight=None, reduction="mean"):
-    r""":math:`\frac{w_{y}}{C} \sum_{j \ne y} \max(0, m - x_y + x_j)^p` per sample; the mean divides by N."""
+    r""":math:`\frac{\alpha_{y}}{C} \sum_{j \ne y} \max(0, m - x_y + x_j)^p` per sample; the mean divides by N."""
     rows, batch_shape = _rows(logits)
     labels = np.asarray(target).reshape(-1)
     num_classes = rows.shape[1]
@@ -411,6 +411,19 @@ def multi_margin_loss(logits, target, *, p=1, margin=1.0, weight=None, reduction
         for z, y in zip(rows, labels, strict=True)
     ]
     return _reduce(per_sample, len(per_sample), reduction, batch_shape)
+
+
+def brier_score(probs, target, *, reduction="mean"):
+    r""":math:`\sum_c (p_c - y_c)^2` per sample with one-hot :math:`y` for probabilities (N, C); :math:`(p - y)^2`
+    for the probabilities (N,) of class 1. The mean divides by N."""
+    probs = np.asarray(probs, dtype=object)
+    labels = np.asarray(target).reshape(-1)
+    if probs.ndim == 1:
+        per_sample = [(p - int(y)) ** 2 for p, y in zip(probs, labels, strict=True)]
+    else:
+        per_sample = [sp.Add(*[(row[c] - (1 if c == y else 0)) ** 2 for c in range(len(row))])
+                      for row, y in zip(probs, labels, strict=True)]
+    return _reduce_elements(np.array(per_sample, dtype=object), reduction)
 
 
 def kl_div(input, target, *, reduction="mean", log_target=False):

@@ -16,15 +16,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lossbook._validation import check_integer, check_nonnegative_number
+from lossbook._validation import check_integer, check_nonnegative_number, check_real_number
 from lossbook.boxes import box_iou
+from lossbook.calibration import brier_score, calibration_error
 from lossbook.datasets import SHAPE_NAMES, make_scenes, make_shapes
 from lossbook.dense import TERMS as DENSE_TERMS
 from lossbook.dense import LossOptions, dense_loss_terms_and_grad
-from lossbook.detection import DEFAULT_BETA, TERMS
-from lossbook.metrics import mean_average_precision
+from lossbook.detection import DEFAULT_BETA, OBJECTNESS, TERMS
+from lossbook.metrics import _check_images, _iou_matrix, match_detections, mean_average_precision
 from lossbook.models import DenseDetector, Detector
 from lossbook.optim import Adam
+from lossbook.stable import sigmoid
 
 
 class TrainingDiverged(ArithmeticError):
@@ -85,7 +87,7 @@ def train(
     y_test=None,
     progress=None,
 ):
-    """Train `model` in place for `steps` optimizer steps and return the :class:`History`.
+    r"""Train `model` in place for `steps` optimizer steps and return the :class:`History`.
 
     Parameters
     ----------
@@ -95,7 +97,7 @@ def train(
     optimizer : object with ``step(params, grads)``
     steps : int
     lam : float, default 0.0
-        L2 strength, :math:`\\lambda \\sum W^2` (the post's convention; CS231n's ``reg`` is ``2 * lam``).
+        L2 strength, :math:`\lambda \sum W^2` (the post's convention; CS231n's ``reg`` is ``2 * lam``).
     batch_size : int, optional
         None for full-batch gradient descent; otherwise each step draws a minibatch with `rng`.
     log_every : int, optional
@@ -225,16 +227,29 @@ def _lr_scale(epoch, epochs):
 
 
 @dataclass
-class DetectionHistory:
-    """The loss and its four unweighted terms at every step, and held-out metrics after every epoch."""
+class _LossTermsHistory:
+    """The loss at every step and each of its unweighted terms; a detector's history names the terms."""
 
     loss: list = field(default_factory=list)
-    terms: dict = field(default_factory=lambda: {name: [] for name in TERMS})
-    test_metrics: dict = field(default_factory=dict)
+    terms: dict = field(default_factory=dict)
 
     @property
     def steps(self):
         return len(self.loss)
+
+    def record(self, loss, terms):
+        """Append one step's loss, and from the dict `terms` the value of each term this history keeps."""
+        self.loss.append(loss)
+        for name, values in self.terms.items():
+            values.append(terms[name])
+
+
+@dataclass
+class DetectionHistory(_LossTermsHistory):
+    """The loss and its four unweighted terms at every step, and held-out metrics after every epoch."""
+
+    terms: dict = field(default_factory=lambda: {name: [] for name in TERMS})
+    test_metrics: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -346,9 +361,7 @@ def train_detector(
             if not np.isfinite(loss):
                 raise TrainingDiverged(step, loss)
             optimizer.step(model.params, grads)
-            history.loss.append(loss)
-            for name in TERMS:
-                history.terms[name].append(terms[name])
+            history.record(loss, terms)
             epoch_losses.append(loss)
             if progress is not None:
                 progress(step, loss)
@@ -391,17 +404,167 @@ def evaluate_detections(model, images, targets, *, classes="softmax"):
     return {key: float(scores[key]) for key in keys}
 
 
+def detection_outcomes(preds, targets, *, iou_threshold=0.5):
+    """Each detection's score, and whether it is right: a true positive at one IoU threshold, with the right class.
+
+    In each image, the detections of each class take turns from the highest score down and each takes
+    the free ground-truth box of its class that it overlaps most, if the IoU reaches `iou_threshold`
+    (:func:`~lossbook.metrics.match_detections`, COCO's greedy matching). A detection that takes a box
+    is right; a second detection of the same object, a detection of the wrong class and a detection of
+    nothing are wrong.
+
+    Parameters
+    ----------
+    preds, targets : list of dict
+        One per image, in the format of :func:`~lossbook.metrics.mean_average_precision`.
+    iou_threshold : float in [0, 1], default 0.5, keyword-only
+
+    Returns
+    -------
+    scores : numpy.ndarray of float64, shape (D,)
+        The scores of all detections, image after image, each image's in decreasing order.
+    correct : numpy.ndarray of bool, shape (D,)
+
+    Examples
+    --------
+    Two detections of the circle (class 0) at (0, 0, 10, 10): the first finds it, the second comes too
+    late. The third detection lies on the square (class 2) but says class 1.
+
+    >>> import numpy as np
+    >>> from lossbook.training import detection_outcomes
+    >>> preds = [{"boxes": np.array([[1.0, 1, 10, 10], [0, 0, 10, 10], [20, 20, 30, 30]]),
+    ...           "scores": np.array([0.8, 0.9, 0.3]), "labels": np.array([0, 0, 1])}]
+    >>> targets = [{"boxes": np.array([[0.0, 0, 10, 10], [20, 20, 30, 30]]), "labels": np.array([0, 2])}]
+    >>> detection_outcomes(preds, targets)
+    (array([0.9, 0.8, 0.3]), array([ True, False, False]))
+    """
+    iou_threshold = check_real_number(iou_threshold, "iou_threshold", at_least=0, at_most=1)
+    scores, correct = [np.zeros(0)], [np.zeros(0, dtype=bool)]
+    for det_boxes, det_scores, det_labels, gt_boxes, gt_labels in _check_images(preds, targets):
+        order = np.argsort(-det_scores, kind="mergesort")  # stable, as COCO
+        det_boxes, det_labels = det_boxes[order], det_labels[order]
+        iou = _iou_matrix(det_boxes, gt_boxes)
+        right = np.zeros(len(order), dtype=bool)
+        for label in np.unique(det_labels):
+            dets, truths = np.flatnonzero(det_labels == label), np.flatnonzero(gt_labels == label)
+            right[dets] = match_detections(iou[np.ix_(dets, truths)], iou_threshold) >= 0
+        scores.append(det_scores[order])
+        correct.append(right)
+    return np.concatenate(scores), np.concatenate(correct)
+
+
+def binary_calibration(probs, outcome, *, n_bins=15):
+    """How well probabilities of a yes-or-no outcome match its frequency: ECE, Brier score, mean and rate.
+
+    Parameters
+    ----------
+    probs : array_like, shape (N,)
+        Predicted probabilities of "yes".
+    outcome : array_like of bool or {0, 1}, shape (N,)
+    n_bins : int, default 15, keyword-only
+        Bins of the expected calibration error.
+
+    Returns
+    -------
+    dict
+        ``ece``: :func:`~lossbook.calibration.calibration_error` (binary, equal-width bins);
+        ``brier``: :func:`~lossbook.calibration.brier_score`, the mean of :math:`(p - y)^2`;
+        ``mean_probability`` and ``rate``, the mean of `probs` and of `outcome`: their difference is
+        the overall shift, the part of the miscalibration that one bin would see. All -1 when N = 0:
+        undefined, marked as :mod:`lossbook.metrics` marks it (COCO's convention), so that the JSON of
+        the experiments holds plain numbers.
+
+    Examples
+    --------
+    >>> from lossbook.training import binary_calibration
+    >>> measured = binary_calibration([0.9, 0.9, 0.2, 0.2], [1, 0, 0, 0], n_bins=5)
+    >>> {key: round(value, 4) for key, value in measured.items()}
+    {'ece': 0.3, 'brier': 0.225, 'mean_probability': 0.55, 'rate': 0.25}
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    outcome = np.asarray(outcome)
+    if probs.ndim != 1 or outcome.shape != probs.shape:
+        raise ValueError(f"probs and outcome must have the same shape (N,); got {probs.shape} and {outcome.shape}")
+    if probs.size == 0:
+        return dict.fromkeys(("ece", "brier", "mean_probability", "rate"), -1.0)
+    return {
+        "ece": float(calibration_error(probs, outcome, n_bins=n_bins)),
+        "brier": float(brier_score(probs, outcome)),
+        "mean_probability": float(probs.mean()),
+        "rate": float(np.mean(outcome == 1)),
+    }
+
+
+CALIBRATION_KEYS = ("cell_ece", "cell_brier", "cell_mean_probability", "cell_positive_rate",
+                    "det_ece", "det_brier", "det_mean_score", "det_precision")
+"""The keys of :func:`evaluate_calibration`."""
+
+
+def evaluate_calibration(model, images, targets, *, classes="softmax", n_bins=15, batch_size=256):
+    r"""Calibration of a dense detector's scores on held-out scenes: of every prediction, and of the detections.
+
+    Two levels, each measured by :func:`binary_calibration`:
+
+    - cells (``cell_...``): the objectness probability :math:`\sigma(z_\text{obj})` of every prediction
+      (image, cell, anchor) against its assigned target (1 for the predictions responsible for an
+      object by :func:`~lossbook.dense.assign_targets`, 0 for all others), the question the objectness
+      loss is trained on. ``cell_mean_probability`` against ``cell_positive_rate`` is the overall shift.
+    - detections (``det_...``), what a user of the detector sees (Kuppers et al., 2020): the score of
+      every detection that ``model.predict`` returns (objectness times class probability, at least
+      0.05, after non-maximum suppression) against whether it is right at IoU 0.5
+      (:func:`detection_outcomes`). ``det_mean_score`` against ``det_precision`` (the fraction right)
+      is the overall shift.
+
+    Parameters
+    ----------
+    model : DenseDetector
+    images : array_like, shape (N, H, W)
+    targets : list of dict
+        One per image, ``"boxes"`` and ``"labels"``.
+    classes : {"softmax", "sigmoid"}, default "softmax", keyword-only
+        How the class logits were trained.
+    n_bins : int, default 15, keyword-only
+    batch_size : int, default 256, keyword-only
+
+    Returns
+    -------
+    dict
+        The floats of :data:`CALIBRATION_KEYS`; the ``det_`` ones are -1 (undefined) when there is no
+        detection.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lossbook.datasets import make_scenes
+    >>> from lossbook.models import DenseDetector
+    >>> from lossbook.training import evaluate_calibration
+    >>> rng = np.random.default_rng(0)
+    >>> images, targets = make_scenes(8, rng)
+    >>> measured = evaluate_calibration(DenseDetector(3, rng), images, targets)
+    >>> round(measured["cell_mean_probability"], 3)  # the untrained network says "object" with probability 0.01
+    0.01
+    """
+    probs = []
+    for first in range(0, len(images), batch_size):
+        outputs, _ = model.forward(images[first : first + batch_size])
+        probs.append(sigmoid(outputs[..., OBJECTNESS].astype(np.float64)))
+    cells = binary_calibration(np.concatenate(probs).ravel(), model.assign(targets).objectness.ravel(), n_bins=n_bins)
+    scores, correct = detection_outcomes(model.predict(images, classes=classes, batch_size=batch_size), targets)
+    detections = binary_calibration(scores, correct, n_bins=n_bins)
+    return {
+        "cell_ece": cells["ece"], "cell_brier": cells["brier"],
+        "cell_mean_probability": cells["mean_probability"], "cell_positive_rate": cells["rate"],
+        "det_ece": detections["ece"], "det_brier": detections["brier"],
+        "det_mean_score": detections["mean_probability"], "det_precision": detections["rate"],
+    }
+
+
 @dataclass
-class DenseDetectionHistory:
+class DenseDetectionHistory(_LossTermsHistory):
     """The loss and its three unweighted terms at every step, and validation metrics where measured."""
 
-    loss: list = field(default_factory=list)
     terms: dict = field(default_factory=lambda: {name: [] for name in DENSE_TERMS})
     val_metrics: dict = field(default_factory=dict)
-
-    @property
-    def steps(self):
-        return len(self.loss)
 
 
 @dataclass
@@ -472,7 +635,8 @@ def train_dense_detector(
     DenseDetectionRun
         ``.metrics``: on the test scenes ``map``, ``map_50``, ``map_75``, ``map_small``,
         ``map_medium``, ``map_large`` (:data:`SIZE_RANGES`), ``mar_100``; on the validation scenes
-        ``val_map``, ``val_map_50``, ``val_map_75``; ``train_loss`` (mean over the last epoch),
+        ``val_map``, ``val_map_50``, ``val_map_75``; on the test scenes the calibration of the scores,
+        :data:`CALIBRATION_KEYS` (:func:`evaluate_calibration`); ``train_loss`` (mean over the last epoch),
         ``unassigned`` (share of training objects that found no free anchor), ``epochs``, ``steps``,
         ``images``, ``seconds`` (wall time of the training loop) and ``cpu_seconds`` (processor time of
         this process in it, which other programs on the machine do not inflate).
@@ -521,9 +685,7 @@ def train_dense_detector(
             optimizer.step(model.params, model.backward(doutputs, cache))
             objects += sum(len(target["labels"]) for target in batch_targets)
             unassigned += assigned.unassigned
-            history.loss.append(loss)
-            for name in DENSE_TERMS:
-                history.terms[name].append(terms[name])
+            history.record(loss, terms)
             epoch_losses.append(loss)
             if progress is not None:
                 progress(step, loss)
@@ -541,6 +703,7 @@ def train_dense_detector(
     val = history.val_metrics[epochs]
     metrics = {
         **evaluate_detections(model, *test_data, classes=classes),
+        **evaluate_calibration(model, *test_data, classes=classes),
         "val_map": val["map"],
         "val_map_50": val["map_50"],
         "val_map_75": val["map_75"],
