@@ -157,26 +157,29 @@ def visible_checks(chapter):
     return [cell.source for cell in notebook.cells if "check" in cell.metadata.get("tags", [])]
 
 
+def check_calls(check, function_name):
+    """The calls ``function_name(got, expected, ...)`` (two positional arguments or more) in a check's source."""
+    return [node for node in ast.walk(ast.parse(check)) if isinstance(node, ast.Call)
+            and getattr(node.func, "id", None) == function_name and len(node.args) > 1]
+
+
+def offending_checks(detector):
+    """``{chapter: what detector(check) finds}`` over the visible checks of every chapter where it finds something."""
+    return {chapter.stem: found for chapter in CHAPTERS
+            if (found := [f for check in visible_checks(chapter) for f in detector(check)])}
+
+
 def giveaways(check):
     """The calls check_answer(got, expected) of `check` whose expected value is a literal (True, 1 / 3, ...)."""
-    try:
-        tree = ast.parse(check)
-    except SyntaxError:
-        return [check]
-    found = []
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check_answer" and len(node.args) > 1
-                and not any(isinstance(sub, (ast.Name, ast.Attribute, ast.Call)) for sub in ast.walk(node.args[1]))):
-            found.append(ast.unparse(node)[:100])
-    return found
+    return [ast.unparse(node)[:100] for node in check_calls(check, "check_answer")
+            if not any(isinstance(sub, (ast.Name, ast.Attribute, ast.Call)) for sub in ast.walk(node.args[1]))]
 
 
 def test_no_visible_check_gives_its_answer_away():
     # A literal expected value in a visible check (check_answer(limit, 1 / 3)) hands the student the answer; a
     # literal True (check_answer(flag, True)) is passed by assigning True. Such values belong in hidden tests, and
     # claims are checked through the quantities they are about (check_property, check_number).
-    offenders = {chapter.stem: found for chapter in CHAPTERS
-                 if (found := [g for check in visible_checks(chapter) for g in giveaways(check)])}
+    offenders = offending_checks(giveaways)
     assert not offenders, f"visible checks that give the answer away (use a hidden test or a property): {offenders}"
 
 
@@ -200,15 +203,8 @@ def formula_references(check):
     """The calls check_expression(expression, reference, ...) of `check` whose reference is the answer's formula
     typed out: NumPy's or math's elementary function itself (np.tanh), or a lambda of arithmetic and elementary
     functions of its own arguments only, with no call to the library, SciPy or a numerical oracle."""
-    try:
-        tree = ast.parse(check)
-    except SyntaxError:
-        return [check]
     found = []
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check_expression"
-                and len(node.args) > 1):
-            continue
+    for node in check_calls(check, "check_expression"):
         reference = node.args[1]
         if isinstance(reference, ast.Attribute):  # np.tanh
             pure = reference.attr in ELEMENTARY and getattr(reference.value, "id", None) in ("np", "math")
@@ -235,8 +231,7 @@ def test_no_visible_check_expression_compares_with_the_answer_formula():
     # check_expression(slope, lambda p, n, N: n / p - (N - n) / (1 - p), ...) shows the student the derivative it
     # asks for. A visible check compares with an independent oracle instead (the library, SciPy, finite
     # differences of the student's own expression, a property); the formula belongs in a hidden test.
-    offenders = {chapter.stem: found for chapter in CHAPTERS
-                 if (found := [f for check in visible_checks(chapter) for f in formula_references(check)])}
+    offenders = offending_checks(formula_references)
     assert not offenders, f"visible checks against the answer's formula (use an oracle, or a hidden test): {offenders}"
 
 

@@ -25,13 +25,21 @@ The rules, and why:
 """
 
 import html
+import importlib.util
 import re
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-BOOK_DIR = Path(__file__).resolve().parent.parent / "book"
+ROOT = Path(__file__).resolve().parent.parent
+BOOK_DIR = ROOT / "book"
+# The fence rule (what closes a ``` or ::: block) is the student build's, in tools/myst_to_markdown.py.
+spec = importlib.util.spec_from_file_location("myst_to_markdown", ROOT / "tools" / "myst_to_markdown.py")
+myst = importlib.util.module_from_spec(spec)
+sys.modules.setdefault("myst_to_markdown", myst)  # its dataclasses look their module up by name
+spec.loader.exec_module(myst)
 CHAPTERS = sorted(BOOK_DIR.glob("*.ipynb"))
 
 # How far (in cells, either way) prose counts as talking about a shown-source cell.
@@ -57,18 +65,14 @@ OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
 
 def outside_fences(markdown):
     """The lines of `markdown` that are not inside a ``` or ::: fenced block (fences dropped too)."""
-    kept, fence = [], None
-    for line in markdown.splitlines():
-        match = FENCE.match(line)
-        if fence is None:
-            if match:
-                fence = match.group(1)
-            else:
-                kept.append(line)
-        elif match and line.strip() == match.group(1) and match.group(1)[0] == fence[0]:
-            # A closing fence: the same character, at least as many, nothing else on the line.
-            if len(match.group(1)) >= len(fence):
-                fence = None
+    lines, kept, index = markdown.splitlines(), [], 0
+    while index < len(lines):
+        opening = FENCE.match(lines[index])
+        if opening:  # skip to the closing fence: the same character, at least as many, nothing else on the line
+            index = myst.closing_line(lines, index, opening.group(1)) + 1
+        else:
+            kept.append(lines[index])
+            index += 1
     return "\n".join(kept)
 
 
