@@ -30,7 +30,7 @@ PDF = _build/latex/loss-functions-in-deep-learning.pdf
 HAVE_TEX = command -v xelatex >/dev/null && command -v latexmk >/dev/null
 
 .DEFAULT_GOAL := help
-.PHONY: help install book book-student pdf assignments check lint test execute experiments bench lab serve clean
+.PHONY: help install book book-student pdf assignments check lint test execute experiments bench colab-check lab serve clean
 
 help: ## List the targets
 	@echo "Loss Functions in Deep Learning: make targets"
@@ -128,6 +128,11 @@ execute: $(INSTALLED) ## Re-execute the notebooks and store their outputs (after
 # JSON; tests/test_detector_experiments.py re-runs one row of it.
 experiments: $(INSTALLED) ## Re-run the dense detector's loss comparisons into book/detector_experiments.json (~20 min)
 	$(VPY) -m lossbook experiment detector --seeds 0 1 2 --jobs 2 --output book/detector_experiments.json
+
+# Every chapter, committed, run as on Colab: alone in a folder, in a new Python without lossbook,
+# through its install cell (tools/fresh_python.py; make test runs one chapter so, in tests/test_fresh_python.py).
+colab-check: $(INSTALLED) ## Run every chapter (as committed) as on Colab: a new Python, installed by the chapter's first cell
+	$(VPY) tools/fresh_python.py
 
 bench: $(INSTALLED) ## Time lossbook against naive NumPy (and PyTorch if installed); not part of test
 	env -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS $(VPY) tools/bench.py

@@ -2,7 +2,8 @@
 
 Oracles:
 
-* torchmetrics: ``tests/golden/torchmetrics_calibration.json``, written by
+* torchmetrics: ``book/torchmetrics_calibration.json`` (beside the chapter that shows the comparison, so
+  that its copies on Colab and in the assignments find it as they find their other data), written by
   ``tools/torchmetrics_golden.py`` (torchmetrics 1.9.0 on torch 2.14.1; neither is a dependency of the
   course). Tolerances: 1e-12 (absolute) where torchmetrics computed in float64 (the binary version on
   float64 input); 1e-6 where it computed in float32 (every multiclass case, since torchmetrics casts the
@@ -36,7 +37,7 @@ from lossbook.gradcheck import numerical_grad
 from lossbook.optim import Adam
 from lossbook.stable import softmax
 
-GOLDEN = json.loads((Path(__file__).parent / "golden" / "torchmetrics_calibration.json").read_text())
+GOLDEN = json.loads((Path(__file__).parent.parent / "book" / "torchmetrics_calibration.json").read_text())
 
 
 def golden_input(name):

@@ -269,3 +269,49 @@ def test_every_glossary_term_is_unique():
     terms = [term.lower() for entry_terms, _ in glossary_entries((BOOK / "glossary.md").read_text(encoding="utf-8"))
              for term in entry_terms]
     assert len(terms) == len(set(terms)), sorted({term for term in terms if terms.count(term) > 1})
+
+
+# ------------------------------------------------------------------------------------------------
+# Vectors are bold
+#
+# notation.md writes a vector in bold (the logits z, the probabilities p, the one-hot target y, a
+# target distribution q, the parameters w) and its entries in plain letters (z_c, p_y). A plain
+# letter where a vector is meant makes y both the class index and the one-hot vector. These patterns
+# cannot be scalars: a softmax, a gradient with respect to the logits or the parameters, and a
+# cross-entropy or KL divergence between two distributions all take vectors. (H(y) with a plain y is
+# the binary entropy of a yes/no label, a number: binary_cross_entropy writes it so.)
+
+PLAIN_VECTOR = re.compile(
+    r"\\(?:softmax|logsoftmax|logsumexp|diag|operatorname\{(?:softmax|log\\_softmax|logsumexp|diag)\})"
+    r"\s*\(\s*[zpxqy](?![\w{])"  # \softmax(z), \operatorname{softmax}(z / T), \diag(p)
+    r"|\\nabla_(?:\{\s*[zwpxq]\s*\}|[zwpxq](?![\w{]))"  # \nabla_z L, \nabla_{w} L
+    r"|(?<![\w\\])(?:H|\\operatorname\{KL\}|\\mathrm\{KL\}|KL)\s*\(\s*[qp](?=\s*(?:,|\\,|\\Vert|\\\||\|\||\)))"
+)
+
+
+def plain_vectors(markdown):
+    """Each plain-letter vector in ``markdown`` where notation.md writes a bold one, as the matched text."""
+    return [match.group(0) for match in PLAIN_VECTOR.finditer(markdown)]
+
+
+def test_plain_vectors_finds_plain_letters_only():
+    assert plain_vectors(r"$\softmax(z)$, $\nabla_z L$, $\nabla_{w} L$, $H(q, p)$, "
+                         r"$\operatorname{KL}(q \,\Vert\, p)$, $\softmax(z / T)$, $\operatorname{softmax}(z)$, "
+                         r"$\diag(p)$") == [
+        r"\softmax(z", r"\nabla_z", r"\nabla_{w}", "H(q", r"\operatorname{KL}(q", r"\softmax(z",
+        r"\operatorname{softmax}(z", r"\diag(p"]
+    assert plain_vectors(r"$\softmax(\mathbf{z})$, $\nabla_{\mathbf{z}} L$, $H(\mathbf{q}, \mathbf{p})$, "
+                         r"$\logsumexp(z_0, z_1)$, $\sigma(z)$, $p_y$, $H(\mathbf{q})$, $H(y)$, $\nabla_{z_c}$") == []
+
+
+def course_pages():
+    """Every page of ``_toc.yml`` with its Markdown text: the chapters' Markdown cells, the .md pages."""
+    for entry in toc_entries():
+        notebook, page = ROOT / f"{entry}.ipynb", ROOT / f"{entry}.md"
+        yield entry, markdown_of(notebook) if notebook.exists() else page.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("entry, markdown", list(course_pages()), ids=lambda value: str(value)[:40])
+def test_vectors_are_bold(entry, markdown):
+    found = plain_vectors(markdown)
+    assert not found, f"{entry}: plain letters where notation.md writes a bold vector: {found}"

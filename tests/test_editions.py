@@ -178,6 +178,9 @@ def test_the_student_branch_holds_no_solution(tmp_path):
         install = [c for c in notebook.cells if "install-lossbook" in c.metadata.get("tags", [])]
         for cell in install:  # once tools/install_cell.py has run: the library of the student branch
             assert f"@{student_build.student_branch(CONFIG)}\"" in cell.source
+            if "urlretrieve(" in cell.source:  # and the data files of the student branch
+                assert f"/{student_build.student_branch(CONFIG)}/book/" in cell.source
+                assert f"/{CONFIG['repository']['branch']}/book/" not in cell.source
     secrets = {chapter.stem: secret_lines(chapter) for chapter in chapters}
     assert all(secrets.values()), [name for name, lines in secrets.items() if not lines]
     leaks = {chapter: [line for line in lines if line in texts[chapter]] for chapter, lines in secrets.items()}

@@ -35,8 +35,8 @@ class Shell:
         self.magics.append((name, line))
 
 
-def run_cell(source):
-    shell = Shell()
+def run_cell(source, shell=None):
+    shell = shell or Shell()
     exec(TransformerManager().transform_cell(source), {"get_ipython": lambda: shell})
     return shell.magics
 
@@ -45,7 +45,7 @@ def run_cell(source):
 def test_every_chapters_first_code_cell_is_the_install_cell_of_config(chapter):
     notebook = nbformat.read(chapter, as_version=4)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    assert code[0].source == install_cell.install_source(CONFIG), (
+    assert code[0].source == install_cell.chapter_source(chapter, CONFIG), (
         f"{chapter.name}: run .venv/bin/python tools/install_cell.py, then tools/execute_notebooks.py"
     )
     assert code[0].metadata["tags"] == ["remove-cell", "install-lossbook"]
@@ -68,9 +68,45 @@ def test_the_cell_does_nothing_where_lossbook_imports():
 
 def test_the_cell_installs_lossbook_where_it_is_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "lossbook", None)  # `import lossbook` now raises ModuleNotFoundError
-    assert run_cell(install_cell.install_source(CONFIG)) == [
-        ("pip", f'install --quiet "{install_cell.requirement(CONFIG)}"')
-    ]
+    shell = Shell()
+    with pytest.raises(ImportError):  # the stand-in installs nothing, so the cell stops at its second import
+        run_cell(install_cell.install_source(CONFIG), shell)
+    assert shell.magics == [("pip", f'install --quiet "{install_cell.requirement(CONFIG)}"')]
+
+
+def test_a_chapter_that_reads_a_data_file_downloads_it_where_it_is_missing(monkeypatch, tmp_path):
+    # On Colab the notebook sits alone in /content: the results file it reads must come from the repository.
+    chapter = ROOT / "book" / "performance.ipynb"
+    source = install_cell.chapter_source(chapter, CONFIG)
+    fetched = []
+    monkeypatch.setattr("urllib.request.urlretrieve", lambda url, name: fetched.append((url, name)))
+    monkeypatch.chdir(ROOT / "book")  # beside the chapter (make lab, nbval, Binder): nothing to do
+    assert run_cell(source) == [] and fetched == []
+    monkeypatch.chdir(tmp_path)  # alone (Colab): install the library, fetch the file
+    monkeypatch.setitem(sys.modules, "lossbook", None)
+    shell = Shell()
+    with pytest.raises(ImportError):  # the stand-in installs nothing: the cell stops at its second import
+        run_cell(source, shell)
+    assert shell.magics == [("pip", f'install --quiet "{install_cell.requirement(CONFIG)}"')] and fetched == []
+    monkeypatch.delitem(sys.modules, "lossbook")
+    assert run_cell(source) == []  # lossbook installed now, the file still missing
+    owner_repo = CONFIG["repository"]["url"].removeprefix("https://github.com/")
+    assert fetched == [(f"https://raw.githubusercontent.com/{owner_repo}/{CONFIG['repository']['branch']}"
+                        "/book/bench_results.json", "bench_results.json")]
+
+
+def test_only_the_chapters_that_read_data_files_download_them():
+    downloading = {chapter.stem for chapter in CHAPTERS
+                   if "urlretrieve" in install_cell.chapter_source(chapter, CONFIG)}
+    assert downloading == {"performance", "calibration", "detector_losses"}
+
+
+def test_raw_urls_follow_the_repository_and_branch_and_refuse_other_hosts():
+    config = {"repository": {"url": "https://github.com/someone/fork/", "branch": "spring"}}
+    assert install_cell.raw_url(config, "book/x.json") == "https://raw.githubusercontent.com/someone/fork/spring/book/x.json"
+    assert install_cell.raw_url(config, "book/x.json", branch="student").endswith("/fork/student/book/x.json")
+    with pytest.raises(ValueError, match="repository.url"):
+        install_cell.raw_url({"repository": {"url": "https://gitlab.com/someone/fork"}}, "book/x.json")
 
 
 def test_the_tool_is_idempotent_and_follows_config(tmp_path):

@@ -13,12 +13,21 @@ chapters import (matplotlib, scikit-learn, IPython), straight from the repositor
     %pip install --quiet "lossbook[plot,digits,notebook,half] @ git+<repository.url>@<repository.branch>"
 
 The address and branch are read from ``_config.yml`` (``repository.url`` and ``repository.branch``,
-the lines a fork changes; run this tool again after changing them). Where lossbook imports (``make
-lab``, nbval, Binder, which installs requirements.txt) the cell does nothing and prints nothing, so
-the stored outputs and nbval are unaffected. The cell carries the tag ``remove-cell``: the websites
-and the PDF leave it out. It is the chapter's first code cell, placed right after the title cell,
-and is recognised by its tag ``install-lossbook``: running the tool again replaces it in place
-(idempotent: an up-to-date chapter is not rewritten).
+the lines a fork changes; run this tool again after changing them). A chapter that reads a data
+file from its own folder (``performance`` reads ``bench_results.json``, ``calibration`` and
+``detector_losses`` read ``detector_experiments.json``: the names tools/make_assignments.py finds in
+its code) has no such
+folder on Colab, so its cell also downloads each such file that is not beside the notebook, from
+the same branch of the repository (the raw-file address of GitHub,
+``https://raw.githubusercontent.com/OWNER/REPO/BRANCH/book/NAME``).
+Where lossbook imports (``make lab``, nbval, Binder, which installs requirements.txt) the cell does
+nothing and prints nothing, so the stored outputs and nbval are unaffected. The cell carries the
+tag ``remove-cell``: the websites and the PDF leave it out. It is the chapter's first code cell,
+placed right after the title cell, and is recognised by its tag ``install-lossbook``: running the
+tool again replaces it in place (idempotent: an up-to-date chapter is not rewritten).
+
+``tools/fresh_python.py`` runs chapters as Colab would: in a new Python where lossbook is missing,
+through this cell, installing from a clone of the repository (see its docstring).
 
 After adding the cell, re-execute the chapter (``tools/execute_notebooks.py``): execution counts
 shift by one.
@@ -36,6 +45,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/, also when this file is loaded by path
 from execute_notebooks import detect_indent  # noqa: E402
+from make_assignments import data_files  # noqa: E402  (the files beside a chapter that its code reads)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TAG = "install-lossbook"
@@ -53,16 +63,46 @@ def requirement(config: dict) -> str:
     return f"lossbook[{EXTRAS}] @ git+{url}@{branch}"
 
 
-def install_source(config: dict) -> str:
-    """The install cell's source for `config` (_config.yml read as a dict)."""
-    return (
+def raw_url(config: dict, path: str, branch: str | None = None) -> str:
+    """The address of the file `path` (relative to the repository root) on `branch` (default: the
+    configured branch) of the repository of `config`, as GitHub serves raw files."""
+    repository = config["repository"]
+    url = repository["url"].rstrip("/")
+    match = re.fullmatch(r"https://github\.com/([\w.-]+/[\w.-]+)", url)
+    if not match:
+        raise ValueError(f"_config.yml: a chapter reads a data file, which the install cell downloads from "
+                         f"GitHub; repository.url must be a https://github.com/OWNER/REPO address, got {url!r}")
+    return f"https://raw.githubusercontent.com/{match.group(1)}/{branch or repository.get('branch') or 'main'}/{path}"
+
+
+def install_source(config: dict, data: list[str] | tuple[str, ...] = ()) -> str:
+    """The install cell's source for `config` (_config.yml read as a dict), for a chapter that reads the
+    files named `data` from its own folder (book/)."""
+    source = (
         "# On Colab, or wherever the course's library is missing, this installs lossbook from the course's\n"
         "# repository (about a minute). Where lossbook is installed (make lab, Binder) it does nothing.\n"
         "try:\n"
         "    import lossbook\n"
         "except ModuleNotFoundError:\n"
-        f'    %pip install --quiet "{requirement(config)}"'
+        f'    %pip install --quiet "{requirement(config)}"\n'
+        "    import lossbook  # %pip reports a failed install without stopping: stop here, below its message"
     )
+    if data:
+        names = ", ".join(f'"{name}"' for name in data)
+        source += (
+            "\n# This chapter reads data from the repository's book/ folder. Where a file is not beside the\n"
+            "# notebook (Colab), fetch it from the repository.\n"
+            "import pathlib, urllib.request\n"
+            f"for name in [{names}]:\n"
+            "    if not pathlib.Path(name).is_file():\n"
+            f'        urllib.request.urlretrieve("{raw_url(config, "book/")}" + name, name)'
+        )
+    return source
+
+
+def chapter_source(path: Path, config: dict) -> str:
+    """The install cell's source for the chapter at `path`: with the downloads of its data files, if any."""
+    return install_source(config, [data.name for data in data_files(path)])
 
 
 def read_config(root: Path = REPO_ROOT) -> dict:
@@ -99,7 +139,7 @@ def apply(path: Path, config: dict) -> bool:
     """Add or update the install cell of the notebook at `path`; True if the file changed."""
     original = path.read_text(encoding="utf-8")
     notebook = nbformat.reads(original, as_version=nbformat.NO_CONVERT)
-    if not with_install_cell(notebook, install_source(config)):
+    if not with_install_cell(notebook, chapter_source(path, config)):
         return False
     text = nbformat.writes(notebook, indent=detect_indent(original))
     path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
@@ -117,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         if arguments.check:
             notebook = nbformat.read(path, as_version=nbformat.NO_CONVERT)
-            changed = with_install_cell(notebook, install_source(config))
+            changed = with_install_cell(notebook, chapter_source(path, config))
         else:
             changed = apply(path, config)
         if changed:

@@ -41,6 +41,9 @@ from sphinx.util.nodes import NodeMatcher
 from sphinx_exercise.nodes import solution_node
 from sphinx_exercise.transforms import MergeGatedSolutions
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/, also when this file is loaded by path
+from install_cell import raw_url  # noqa: E402  (where an install cell downloads a chapter's data files)
+
 ENVIRONMENT_VARIABLE = "LOSSBOOK_STUDENT_BUILD"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EDITIONS = ("open", "class")
@@ -132,6 +135,7 @@ def write_student_tree(output: Path, assignments: Path, root: Path = REPO_ROOT) 
     # The install cell (tools/install_cell.py) installs lossbook from the chapters' branch; a student
     # notebook installs it from the student branch, which holds the library it was built with (and is
     # the only branch a public repository holds when the chapters live in a private one).
+    # Its data files (the raw-file addresses of the same cell) come from the student branch too.
     chapters_at = f"git+{repository['url'].rstrip('/')}@{repository.get('branch') or 'main'}\""
     student_at = f"git+{repository['url'].rstrip('/')}@{student_branch(config)}\""
     for path in assignments.iterdir():
@@ -140,6 +144,9 @@ def write_student_tree(output: Path, assignments: Path, root: Path = REPO_ROOT) 
             for cell in notebook.cells:
                 if "install-lossbook" in cell.metadata.get("tags", []):
                     cell.source = cell.source.replace(chapters_at, student_at)
+                    if "urlretrieve(" in cell.source:
+                        cell.source = cell.source.replace(
+                            raw_url(config, "book/"), raw_url(config, "book/", branch=student_branch(config)))
             nbformat.write(notebook, output / "book" / path.name)
         elif path.is_file():
             shutil.copyfile(path, output / "book" / path.name)

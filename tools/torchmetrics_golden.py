@@ -1,4 +1,7 @@
-"""Write tests/golden/torchmetrics_calibration.json: what torchmetrics' calibration errors return.
+"""Write book/torchmetrics_calibration.json: what torchmetrics' calibration errors return.
+
+The file sits beside the calibration chapter, which shows the comparison: a copy of the chapter that
+runs alone (on Colab, or as an assignment) gets it as it gets the chapter's other data files.
 
 The oracle for :func:`lossbook.calibration.calibration_error`. Every case calls
 ``torchmetrics.functional.classification.multiclass_calibration_error`` (probabilities of shape
@@ -48,7 +51,7 @@ import torchmetrics
 from torchmetrics.functional.classification import binary_calibration_error, multiclass_calibration_error
 
 SEED = 20261203
-OUTPUT = Path("tests/golden/torchmetrics_calibration.json")
+OUTPUT = Path("book/torchmetrics_calibration.json")
 COMMAND = "/tmp/tvvenv/bin/python tools/torchmetrics_golden.py"
 NORMS = ("l1", "l2", "max")
 

@@ -99,7 +99,7 @@ def _check_focal(logits, target, alpha, gamma, reduction):
 
 
 def _focal_parts(logits, target, alpha):
-    """p, 1 - p, the miss probability q = 1 - p_t, the binary cross-entropy, and alpha_t."""
+    """p, 1 - p, the miss probability 1 - p_t, the binary cross-entropy, and alpha_t."""
     probs, complement = sigmoid(logits), sigmoid(-logits)  # p and 1 - p, both accurate even near 0 and 1
     # 1 - p_t, the probability left to the wrong answer, computed without cancellation.
     miss = probs * (1 - target) + complement * target
@@ -143,19 +143,20 @@ def sigmoid_focal_loss_grad(logits, target, *, alpha=0.25, gamma=2.0, reduction=
 
     Notes
     -----
-    With :math:`q = 1 - p_t` and :math:`\partial q / \partial x = (1 - 2y)\, p (1 - p)`,
+    With the miss probability :math:`1 - p_t`, whose derivative is
+    :math:`\partial (1 - p_t) / \partial x = (1 - 2y)\, p (1 - p)`,
 
-    .. math:: \frac{\partial \ell}{\partial x} = \alpha_t \left[ q^\gamma (p - y)
-              + \gamma\, q^{\gamma - 1} \frac{\partial q}{\partial x} \operatorname{BCE} \right].
+    .. math:: \frac{\partial \ell}{\partial x} = \alpha_t \left[ (1 - p_t)^\gamma (p - y)
+              + \gamma\, (1 - p_t)^{\gamma - 1} \frac{\partial (1 - p_t)}{\partial x} \operatorname{BCE} \right].
 
-    For :math:`\gamma < 1` the factor :math:`q^{\gamma - 1}` is infinite at a perfect prediction
-    (:math:`q = 0`), where automatic differentiation of torchvision's formula gives
+    For :math:`\gamma < 1` the factor :math:`(1 - p_t)^{\gamma - 1}` is infinite at a perfect prediction
+    (:math:`p_t = 1`), where automatic differentiation of torchvision's formula gives
     :math:`0 \cdot \infty = \text{nan}`; the product tends to 0 there, which is what this returns.
     """
     logits, target, alpha, gamma, dtype = _check_focal(logits, target, alpha, gamma, reduction)
     probs, complement, miss, ce, alpha_t = _focal_parts(logits, target, alpha)
     dmiss = (1 - 2 * target) * probs * complement
-    # q^(gamma - 1) * dq/dx * BCE -> 0 as q -> 0; evaluate it only where q > 0.
+    # (1 - p_t)^(gamma - 1) * d(1 - p_t)/dx * BCE -> 0 as p_t -> 1; evaluate it only where the miss is > 0.
     with np.errstate(divide="ignore", invalid="ignore"):
         focusing = np.where(miss > 0, gamma * miss ** (gamma - 1) * dmiss * ce, 0.0)
     # p - y written as p (1 - y) - (1 - p) y: both terms accurate even where p rounds to 1.

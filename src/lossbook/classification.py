@@ -240,7 +240,7 @@ def cross_entropy_grad(logits, target, *, weight=None, ignore_index=-100, reduct
 
 
 def _check_multi_margin(logits, target, p, margin, weight, reduction):
-    """Checked scores and labels, and the margin gaps z_ij = margin - x_{i, y_i} + x_ij as rows.
+    """Checked scores and labels, and the margin gaps gaps[i, j] = margin - x[i, y_i] + x[i, j] as rows.
 
     Returns the scores, their shape, the shape of the per-sample losses, the labels (M,), the gaps
     (M, C) and the weight of each row.
@@ -262,7 +262,7 @@ def _check_multi_margin(logits, target, p, margin, weight, reduction):
     class_weight = check.check_class_weight(weight, logits.shape[-1], logits.dtype)
     rows = _to_rows(logits)
     picked = rows[np.arange(len(labels)), labels][:, None]  # x_{i, y_i}
-    gaps = margin - picked + rows  # z_ij = margin - x_{i, y_i} + x_ij
+    gaps = margin - picked + rows  # gaps[i, j] = margin - x[i, y_i] + x[i, j]
     gaps[np.arange(len(labels)), labels] = 0  # the target's own entry does not count
     row_weight = class_weight[labels] if class_weight is not None else np.ones(len(labels), logits.dtype)
     return logits, shape, sample_shape, labels, gaps, row_weight
@@ -296,7 +296,7 @@ def multi_margin_loss(logits, target, *, p=1, margin=1.0, weight=None, reduction
     """
     checked = _check_multi_margin(logits, target, p, margin, weight, reduction)
     logits, _, sample_shape, labels, gaps, row_weight = checked
-    hinge = np.maximum(gaps, 0) ** p  # max(0, z_ij)^p
+    hinge = np.maximum(gaps, 0) ** p  # max(0, gaps[i, j])^p
     losses = row_weight * np.sum(hinge, axis=1) / gaps.shape[1]
     return reduce_losses(losses.reshape(sample_shape), reduction, logits.dtype)
 
@@ -306,8 +306,8 @@ def multi_margin_loss_grad(logits, target, *, p=1, margin=1.0, weight=None, redu
 
     Notes
     -----
-    Each wrong class inside the margin gets :math:`\alpha_{y_i}\, p\, z_{ij}^{p-1} / C`, and the
-    target class minus their sum.
+    Each wrong class :math:`j` inside the margin gets
+    :math:`\alpha_{y_i}\, p\, (m - x_{i y_i} + x_{ij})^{p-1} / C`, and the target class minus their sum.
     """
     logits, shape, _, labels, gaps, row_weight = _check_multi_margin(logits, target, p, margin, weight, reduction)
     active = gaps > 0  # the hinge's derivative: 1 inside the margin, 0 outside and at the kink

@@ -43,8 +43,9 @@ def softmax_value_and_grad(x, grad_output, axis=-1):
     Returns
     -------
     (numpy.ndarray, numpy.ndarray)
-        The probabilities :math:`p` and the gradient :math:`p \odot (g - \langle g, p\rangle)`, both
-        shaped like `x`, in the dtype of `x`.
+        The probabilities :math:`\mathbf{p}` and the gradient
+        :math:`\mathbf{p} \odot (\mathbf{g} - \langle \mathbf{g}, \mathbf{p}\rangle)` for
+        :math:`\mathbf{g}` = `grad_output`, both shaped like `x`, in the dtype of `x`.
 
     Examples
     --------

@@ -208,7 +208,8 @@ def _check_vjp_arguments(x, grad_output, axis):
 
 
 def softmax_grad(x, grad_output, axis=-1):
-    r"""The gradient of :math:`\sum g \odot \operatorname{softmax}(x)` in x: :math:`p \odot (g - \langle g, p\rangle)`.
+    r"""The gradient of :math:`\langle \mathbf{g}, \operatorname{softmax}(\mathbf{x}) \rangle` in x, with
+    :math:`\mathbf{g}` = `grad_output`: :math:`\mathbf{p} \odot (\mathbf{g} - \langle \mathbf{g}, \mathbf{p}\rangle)`.
 
     Parameters
     ----------
