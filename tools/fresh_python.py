@@ -49,7 +49,7 @@ from nbclient.exceptions import CellExecutionError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/, also when this file is loaded by path
 from execute_notebooks import TIMEOUT_SECONDS  # noqa: E402
-from install_cell import TAG, chapters_in_toc, raw_url, read_config  # noqa: E402
+from install_cell import TAG, chapters_in_toc, git_url, raw_url, read_config  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KERNEL_NAME = "lossbook-fresh-python"
@@ -96,21 +96,20 @@ def fresh_environment(into: Path) -> Path:
 
 def as_on_colab(notebook: nbformat.NotebookNode, config: dict, repository: Path) -> nbformat.NotebookNode:
     """`notebook` with its install cell pointed at the clone `repository` instead of GitHub."""
-    url, branch = config["repository"]["url"].rstrip("/"), config["repository"].get("branch") or "main"
     cells = [cell for cell in notebook.cells if TAG in cell.metadata.get("tags", [])]
     if len(cells) != 1:
         raise SystemExit(f"expected one install cell (tag {TAG!r}), found {len(cells)}: run tools/install_cell.py")
     source = cells[0].source
-    if f"git+{url}@{branch}" not in source:
-        raise SystemExit(f"the install cell does not install from {url}@{branch}: run tools/install_cell.py")
-    source = source.replace(f"git+{url}@{branch}", f"git+{repository.as_uri()}")
+    if git_url(config) not in source:
+        raise SystemExit(f"the install cell does not install from {git_url(config)}: run tools/install_cell.py")
+    source = source.replace(git_url(config), f"git+{repository.as_uri()}")
     if "urlretrieve(" in source:
         source = source.replace(raw_url(config, ""), repository.as_uri() + "/")
     cells[0].source = source
     return notebook
 
 
-def run_chapter(path: Path, folder: Path, config: dict, repository: Path, python: Path) -> tuple[bool, float, str]:
+def run_chapter(path: Path, folder: Path, config: dict, repository: Path) -> tuple[bool, float, str]:
     """Execute the clone's copy of the chapter `path` alone in the empty `folder` with the fresh
     kernel. Returns (passed, seconds, what failed)."""
     folder.mkdir(parents=True)
@@ -161,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in chapters:
             relative = path.relative_to(REPO_ROOT)
             passed, seconds, what = run_chapter(repository / relative, into / "content" / path.stem, config,
-                                                repository, python)
+                                                repository)
             print(f"{seconds:7.1f} s  {relative}  {'ok' if passed else 'FAILED'}", flush=True)
             if not passed:
                 failed.append(str(relative))

@@ -54,13 +54,18 @@ EXTRAS = "plot,digits,notebook,half"
 CELL_ID = "install-lossbook"
 
 
-def requirement(config: dict) -> str:
-    """The pip requirement that installs lossbook from the repository and branch of `config` (_config.yml)."""
+def git_url(config: dict, branch: str | None = None) -> str:
+    """pip's address of `branch` (default: the configured branch) of the repository of `config` (_config.yml)."""
     repository = config["repository"]
-    url, branch = repository["url"].rstrip("/"), repository.get("branch") or "main"
+    url = repository["url"].rstrip("/")
     if not re.fullmatch(r"https://[\w.-]+/[\w.-]+/[\w.-]+", url):
         raise ValueError(f"_config.yml: repository.url must be a repository's https address, got {url!r}")
-    return f"lossbook[{EXTRAS}] @ git+{url}@{branch}"
+    return f"git+{url}@{branch or repository.get('branch') or 'main'}"
+
+
+def requirement(config: dict) -> str:
+    """The pip requirement that installs lossbook from the repository and branch of `config` (_config.yml)."""
+    return f"lossbook[{EXTRAS}] @ {git_url(config)}"
 
 
 def raw_url(config: dict, path: str, branch: str | None = None) -> str:

@@ -42,7 +42,7 @@ from sphinx_exercise.nodes import solution_node
 from sphinx_exercise.transforms import MergeGatedSolutions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/, also when this file is loaded by path
-from install_cell import raw_url  # noqa: E402  (where an install cell downloads a chapter's data files)
+from install_cell import git_url, raw_url  # noqa: E402  (where an install cell installs from and downloads)
 
 ENVIRONMENT_VARIABLE = "LOSSBOOK_STUDENT_BUILD"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -131,13 +131,11 @@ def write_student_tree(output: Path, assignments: Path, root: Path = REPO_ROOT) 
         shutil.rmtree(output)
     (output / "book").mkdir(parents=True)
     config = read_config(root)
-    repository = config["repository"]
     # The install cell (tools/install_cell.py) installs lossbook from the chapters' branch; a student
     # notebook installs it from the student branch, which holds the library it was built with (and is
     # the only branch a public repository holds when the chapters live in a private one).
     # Its data files (the raw-file addresses of the same cell) come from the student branch too.
-    chapters_at = f"git+{repository['url'].rstrip('/')}@{repository.get('branch') or 'main'}\""
-    student_at = f"git+{repository['url'].rstrip('/')}@{student_branch(config)}\""
+    chapters_at, student_at = f'{git_url(config)}"', f'{git_url(config, student_branch(config))}"'
     for path in assignments.iterdir():
         if path.suffix == ".ipynb":
             notebook = nbformat.read(path, as_version=4)
