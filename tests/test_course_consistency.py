@@ -14,8 +14,10 @@ the Markdown pages); it executes nothing.
   page that does not exist; a page left out of ``_toc.yml`` is not built, so a link to it fails too,
   but only this test says which entry has no link at all.)
 * **Order.** The instructors' table lists every chapter of ``_toc.yml``, in the order of the table of
-  contents. A chapter is a notebook (``book/<name>.ipynb``); the Markdown pages (the introduction,
-  this notation, the glossary, ...) are not chapters.
+  contents, and the road map of ``book/intro.md`` numbers every chapter of the numbered parts as the
+  website does (1, 2, ... running on across the parts). A chapter is a notebook
+  (``book/<name>.ipynb``); the Markdown pages (the introduction, this notation, the glossary, ...)
+  are not chapters.
 """
 
 import json
@@ -52,6 +54,17 @@ def toc_entries():
 def toc_chapters():
     """The chapters of ``_toc.yml`` in order: the entries that are notebooks, by name (``softmax``)."""
     return [Path(entry).name for entry in toc_entries() if (ROOT / f"{entry}.ipynb").exists()]
+
+
+def numbered_chapters():
+    """The chapters of the numbered parts of ``_toc.yml``, in order: the website numbers them 1, 2, ..."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    return [Path(chapter["file"]).name for part in toc.get("parts", []) if part.get("numbered")
+            for chapter in part.get("chapters", [])]
+
+
+# A road-map item of the introduction: "13. {doc}`detection_head`. ..." at the start of a line.
+ROAD_MAP_ITEM = re.compile(r"^(\d+)\. \{doc\}`([^`]+)`", re.MULTILINE)
 
 
 def markdown_of(notebook_path):
@@ -249,6 +262,19 @@ def test_the_instructors_split_is_the_chapters_split(chapter):
 
 def test_every_chapter_is_in_the_instructors_table_in_toc_order():
     assert list(instructors_times()) == toc_chapters()
+
+
+def test_road_map_items_are_read_from_numbered_lines():
+    text = "1. {doc}`softmax`. Why.\n   2. {doc}`x` indented is not an item\n14. {doc}`dense_detector`. The grid."
+    assert ROAD_MAP_ITEM.findall(text) == [("1", "softmax"), ("14", "dense_detector")]
+
+
+def test_the_road_map_numbers_every_chapter_as_the_website_does():
+    road_map = [(int(number), name) for number, name in ROAD_MAP_ITEM.findall(
+        (BOOK / "intro.md").read_text(encoding="utf-8"))]
+    expected = list(enumerate(numbered_chapters(), start=1))
+    assert len(expected) > 10, "_toc.yml lost its numbered parts"
+    assert road_map == expected, f"book/intro.md's road map {road_map} is not the numbered chapters {expected}"
 
 
 def test_every_glossary_entry_links_to_a_page_of_the_toc():
