@@ -146,6 +146,25 @@ def test_check_answer_refuses_an_expected_bool_which_assigning_true_would_pass()
             check_answer(flag, flag, name="a claim")
 
 
+@given(arrays(np.float64, st.integers(1, 6), elements=st.floats(-1e3, 1e3)), st.data())
+def test_check_answer_never_shows_the_expected_value(got, data):
+    # A student could paste a value that the message prints. So the message may depend on the answer and on
+    # which entries are wrong, never on the expected values: two different expected arrays, wrong at the same
+    # entry, give the same message.
+    index = data.draw(st.integers(0, got.size - 1))
+    messages = set()
+    for offset in (1.0, 7.5):
+        expected = got.copy()
+        expected[index] += offset * (1.0 + abs(got[index]))
+        with pytest.raises(ExerciseError) as failure:
+            check_answer(got, expected, name="answer")
+        messages.add(str(failure.value))
+    assert len(messages) == 1
+    assert f"at index ({index},): got {got[index].item()!r}" in messages.pop()
+    with pytest.raises(ExerciseError, match="expected 2.0, got 5.0"):  # a function's result on given inputs may
+        compare(np.array([1.0, 5.0]), np.array([1.0, 2.0]))  # show it: compare's default
+
+
 def test_check_sympy_names_symbols_beyond_the_allowed_ones(capsys):
     y = sp.Symbol("y")
     check_sympy(x**2 + 1, [x], name="f")

@@ -2,7 +2,10 @@
 
 Each check runs the student's code on random, edge and extreme inputs, compares with a reference
 (usually lossbook itself), and on the first disagreement raises :class:`ExerciseError` saying
-precisely what is wrong: which input, what was expected, what came back (value, shape or dtype).
+precisely what is wrong: which input, what came back (value, shape or dtype) and, where it does not
+give the answer away, what was expected. A function's result on the check's own inputs is shown
+beside the expected one; a computed answer (:func:`check_answer`) is not, because a student could
+copy the expected value into the answer.
 When everything agrees it prints one line saying what was checked. A student runs the check cell
 after their solution; an instructor grades by running the notebook, or with nbgrader (an
 :class:`ExerciseError` is an ``AssertionError``: a failed autograded test cell).
@@ -65,8 +68,12 @@ def _describe(value):
     return f"array of shape {array.shape}, dtype {array.dtype}: {np.array2string(array, precision=6, threshold=12)}"
 
 
-def compare(got, expected, *, rtol=1e-7, atol=1e-12, what="the answer"):
-    """Raise :class:`ExerciseError` unless `got` matches `expected` in type of result, shape and value."""
+def compare(got, expected, *, rtol=1e-7, atol=1e-12, what="the answer", reveal=True):
+    """Raise :class:`ExerciseError` unless `got` matches `expected` in type of result, shape and value.
+
+    With ``reveal=False`` a wrong value is reported by its index and the value that came back only,
+    never with the expected value (or its distance from it, from which the value would follow).
+    """
     _not_none(got, what)
     if _is_bool(got) and not _is_bool(expected) and not isinstance(expected, tuple):
         raise ExerciseError(f"{what} is {_describe(got)}, a bool (True/False); expected a computed number")
@@ -78,7 +85,7 @@ def compare(got, expected, *, rtol=1e-7, atol=1e-12, what="the answer"):
         if not isinstance(got, tuple) or len(got) != len(expected):
             raise ExerciseError(f"{what} must be a tuple of {len(expected)} items; got {_describe(got)}")
         for index, (g, e) in enumerate(zip(got, expected, strict=True)):
-            compare(g, e, rtol=rtol, atol=atol, what=f"item {index} of {what}")
+            compare(g, e, rtol=rtol, atol=atol, what=f"item {index} of {what}", reveal=reveal)
         return
     got_array, expected_array = _as_array(got, what), np.asarray(expected)
     if got_array.shape != expected_array.shape:
@@ -94,6 +101,14 @@ def compare(got, expected, *, rtol=1e-7, atol=1e-12, what="the answer"):
     if not np.all(close):
         first = np.unravel_index(np.argmin(close), close.shape) if close.ndim else ()
         where = f" at index {tuple(int(i) for i in first)}" if first else ""
+        if not reveal:
+            wrong = int(close.size - np.count_nonzero(close))
+            raise ExerciseError(
+                f"{what} differs{where}: got {got_array[first].item()!r}, which is not within the tolerance "
+                f"(relative {rtol:g}, absolute {atol:g}) of the expected value"
+                + (f"; {wrong} of {close.size} entries differ" if close.ndim else "")
+                + f"\n  got {_describe(got)}"
+            )
         raise ExerciseError(
             f"{what} differs{where}: expected {expected_array[first].item()!r}, got {got_array[first].item()!r}\n"
             f"  expected {_describe(expected)}\n  got      {_describe(got)}"
@@ -139,6 +154,20 @@ def _args(args):
 def check_answer(got, expected, *, name="your answer", rtol=1e-7, atol=1e-12):
     """Check a computed answer (a number or an array) against the expected one; print a line if it agrees.
 
+    A wrong answer's message names the first entry that differs and the value that came back, but never
+    the expected value: the student's copy of a check must not hand out its answer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lossbook.exercises import check_answer
+    >>> check_answer(np.array([0.5, 0.25]), np.array([0.5, 0.25]), name="p")
+    p: correct.
+    >>> check_answer(np.array([0.5, 0.3]), np.array([0.5, 0.25]), name="p")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    lossbook.exercises.ExerciseError: p differs at index (1,): got 0.3, which is not within the tolerance ...
+
     Raises
     ------
     TypeError
@@ -150,7 +179,7 @@ def check_answer(got, expected, *, name="your answer", rtol=1e-7, atol=1e-12):
             f"check_answer({name!r}): an expected bool is passed by assigning True or False; check the computed "
             "quantity the claim is about instead (check_property, check_number, check_function)"
         )
-    compare(got, expected, rtol=rtol, atol=atol, what=name)
+    compare(got, expected, rtol=rtol, atol=atol, what=name, reveal=False)
     print(f"{name}: correct.")
 
 
