@@ -84,10 +84,11 @@ assignments: $(INSTALLED) ## One student notebook per chapter, solutions stubbed
 # kept its load average at 8 to 10: 744 s serially, 587 s on two workers. The two API pages are the
 # longest tests (2 to 3 min each under that load).
 BUILD_TESTS = tests/test_site_in_browser.py tests/test_pdf.py
-# Two tests in other files read the fresh website too: in the first step they would see the last
+# Three tests in other files read the fresh websites too: in the first step they would see the last
 # build (stale, or none in a clean clone, where they skip), so they run with the build tests.
 BUILT_SITE_TESTS = tests/test_launch_buttons.py::test_the_built_website_carries_the_same_urls \
-	tests/test_myst_to_markdown.py::test_links_to_the_website_lead_to_pages_and_anchors_that_exist
+	tests/test_myst_to_markdown.py::test_links_to_the_website_lead_to_pages_and_anchors_that_exist \
+	tests/test_editions.py::test_the_class_edition_site_holds_no_solution
 # The library's tests and doctests, the stored-notebook checks and the assignments.
 PYTEST = $(VPY) -m pytest src/lossbook tests $(addprefix --ignore=,$(BUILD_TESTS)) \
 	$(addprefix --deselect=,$(BUILT_SITE_TESTS))

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 import lossbook.cli
-from lossbook.cli import EXIT_DIVERGED, json_line, main
+from lossbook.cli import DENSE_METRICS, EXIT_DIVERGED, json_line, main, missing_program
+from lossbook.training import TrainingDiverged
 
 
 def strict_json(line):
@@ -64,7 +65,18 @@ def test_minibatch_and_plot(tmp_path, capsys):
         (["--data", "shapes", "--model", "detector", "--images-per-epoch", "0"],
          "--images-per-epoch must be at least 1"),
         (["--data", "shapes", "--model", "detector", "--batch-size", "5001"],
-         "--batch-size must be at most the 5000 images of an epoch"),
+         r"--batch-size must be at most --images-per-epoch, the images of an epoch; got --batch-size 5001 and "
+         r"--images-per-epoch 5000 \(the default of --model detector\)\n"),
+        # The default batch size is checked as a given one: 32 for the detector, 100 for the single-object one.
+        (["--data", "shapes", "--model", "detector", "--images-per-epoch", "10"],
+         r"--batch-size must be at most --images-per-epoch, the images of an epoch; "
+         r"got --batch-size 32 \(the default of --model detector\) and --images-per-epoch 10\n"),
+        (["--data", "shapes", "--model", "detector", "--images-per-epoch", "31"],
+         r"got --batch-size 32 \(the default of --model detector\) and --images-per-epoch 31\n"),
+        (["--data", "shapes", "--model", "single-object", "--images-per-epoch", "50"],
+         r"got --batch-size 100 \(the default of --model single-object\) and --images-per-epoch 50\n"),
+        (["--data", "shapes", "--model", "single-object", "--images-per-epoch", "50", "--batch-size", "51"],
+         r"got --batch-size 51 and --images-per-epoch 50\n"),
         (["--model", "linear", "--objectness", "focal"], "--objectness does not apply to --model linear"),
         (["--data", "shapes", "--model", "single-object", "--steps", "5"],
          "--steps does not apply to --model single-object"),
@@ -81,7 +93,8 @@ def test_minibatch_and_plot(tmp_path, capsys):
         (["--model", "mlp", "--batch-size", "301"], "--batch-size must be at most the 300 training samples"),
         (["--data", "digits", "--batch-size", "1798"], r"--batch-size must be at most the \d+ training samples"),
         (["--data", "shapes", "--model", "single-object", "--batch-size", "10001"],
-         "--batch-size must be at most the 10000 images of an epoch"),
+         r"--batch-size must be at most --images-per-epoch, .* got --batch-size 10001 and --images-per-epoch 10000 "
+         r"\(the default of --model single-object\)"),
     ],
 )
 def test_bad_options_exit_2_with_a_message(capsys, monkeypatch, arguments, message):
@@ -90,6 +103,26 @@ def test_bad_options_exit_2_with_a_message(capsys, monkeypatch, arguments, messa
         main(["train", *arguments])
     assert exit_info.value.code == 2
     assert re.search(message, capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    ("model", "images", "batch", "used"),
+    [("detector", 32, None, 32), ("single-object", 100, None, 100), ("detector", 7, 7, 7)],
+)
+def test_a_batch_of_a_whole_epoch_is_accepted(capsys, monkeypatch, model, images, batch, used):
+    # The boundary of the check above: a batch (given, or the model's default) of all the images of an
+    # epoch trains. Here a stand-in records what it was given and stops at once, as a diverged run would.
+    given = {}
+
+    def record(**kwargs):
+        given.update(kwargs)
+        raise TrainingDiverged(0, float("nan"))
+
+    monkeypatch.setattr(lossbook.cli, "train_dense_detector" if model == "detector" else "train_detector", record)
+    arguments = ["--data", "shapes", "--model", model, "--images-per-epoch", str(images)]
+    assert main(["train", *arguments, *([] if batch is None else ["--batch-size", str(batch)])]) == EXIT_DIVERGED
+    assert (given["batch_size"], given["images_per_epoch"]) == (used, images)
+    assert strict_json(capsys.readouterr().out)["diverged_at_step"] == 0
 
 
 def refuse_to_train(monkeypatch):
@@ -121,6 +154,46 @@ def test_bad_plot_paths_are_refused_before_training(tmp_path, capsys, monkeypatc
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("plot", ["", " "])
+def test_an_empty_plot_path_is_refused(capsys, monkeypatch, plot):
+    refuse_to_train(monkeypatch)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", f"--plot={plot}"])
+    assert exit_info.value.code == 2
+    assert f"--plot must name a file; got an empty path {plot!r}\n" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("texsystem", ["xelatex", "lualatex"])
+def test_pgf_without_its_tex_program_is_refused_before_training(tmp_path, capsys, monkeypatch, texsystem):
+    # matplotlib's pgf backend runs rcParams["pgf.texsystem"] to set the text, even for the .pgf file:
+    # without it the run used to train, print its metrics, then end in a RuntimeError traceback.
+    import matplotlib
+
+    refuse_to_train(monkeypatch)
+    monkeypatch.setitem(matplotlib.rcParams, "pgf.texsystem", texsystem)
+    searched = []
+    monkeypatch.setattr(lossbook.cli.shutil, "which", lambda name: searched.append(name))  # found nowhere
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--plot", str(tmp_path / "loss.PGF")])
+    assert exit_info.value.code == 2
+    assert re.search(rf"--plot: matplotlib writes \.PGF files with {texsystem}, which is not installed .*"
+                     r"such as \.pdf or \.svg", capsys.readouterr().err)
+    assert searched == [texsystem]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_only_pgf_needs_an_external_program(monkeypatch):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    monkeypatch.setattr(lossbook.cli.shutil, "which", lambda name: None)
+    formats = FigureCanvasAgg.get_supported_filetypes()
+    assert {"pgf", "png", "pdf", "svg"} <= set(formats)
+    assert {extension: missing_program(extension) for extension in formats if missing_program(extension)} == {
+        "pgf": "xelatex"}
+    monkeypatch.setattr(lossbook.cli.shutil, "which", lambda name: f"/usr/bin/{name}")
+    assert missing_program("pgf") is None
+
+
 def test_plot_format_follows_the_extension(tmp_path, capsys):
     plot = tmp_path / "loss.SVG"
     assert main(["train", "--steps", "3", "--plot", str(plot)]) == 0
@@ -128,15 +201,44 @@ def test_plot_format_follows_the_extension(tmp_path, capsys):
     assert strict_json(capsys.readouterr().out)["steps"] == 3
 
 
-def test_metrics_survive_a_plot_that_cannot_be_written(tmp_path, capsys, monkeypatch):
-    def disk_full(*args, **kwargs):
-        raise OSError(28, "No space left on device")
+def latex_error():
+    from matplotlib.backends.backend_pgf import LatexError
 
-    monkeypatch.setattr("lossbook.plotting.save_training_plot", disk_full)
-    assert main(["train", "--steps", "3", "--plot", str(tmp_path / "loss.png")]) == 1
+    return LatexError("LaTeX errored (probably missing font or error in preamble)", "! Font not found")
+
+
+@pytest.mark.parametrize(
+    ("extension", "error", "message"),
+    [
+        ("png", lambda: OSError(28, "No space left on device"), "OSError: .*No space left on device"),
+        # TeX found before training, yet failing when the figure is written: the metrics stay.
+        ("pgf", lambda: RuntimeError("Error starting 'xelatex'"), "RuntimeError: Error starting 'xelatex'"),
+        ("pgf", latex_error, r"LatexError: LaTeX errored \(probably missing font"),
+    ],
+)
+def test_metrics_survive_a_plot_that_cannot_be_written(tmp_path, capsys, monkeypatch, extension, error, message):
+    def fail(*args, **kwargs):
+        raise error()
+
+    monkeypatch.setattr(lossbook.cli.shutil, "which", lambda name: f"/usr/bin/{name}")  # TeX or not, found
+    monkeypatch.setattr("lossbook.plotting.save_training_plot", fail)
+    plot = tmp_path / f"loss.{extension}"
+    assert main(["train", "--steps", "3", "--plot", str(plot)]) == 1
     captured = capsys.readouterr()
     assert strict_json(captured.out)["steps"] == 3
-    assert "could not write --plot" in captured.err and "No space left" in captured.err
+    assert re.search(rf"^python -m lossbook train: could not write --plot {re.escape(str(plot))}: {message}",
+                     captured.err)
+    assert "Traceback" not in captured.err
+
+
+def test_an_unexpected_plot_error_is_not_hidden(tmp_path, capsys, monkeypatch):
+    # Only the errors of writing a file are reported as status 1; a bug in the plot code stays visible.
+    def bug(*args, **kwargs):
+        raise TypeError("a bug")
+
+    monkeypatch.setattr("lossbook.plotting.save_training_plot", bug)
+    with pytest.raises(TypeError, match="a bug"):
+        main(["train", "--steps", "3", "--plot", str(tmp_path / "loss.png")])
 
 
 @pytest.mark.parametrize(
@@ -147,6 +249,9 @@ def test_metrics_survive_a_plot_that_cannot_be_written(tmp_path, capsys, monkeyp
         (["--data", "digits", "--lr", "1e6", "--steps", "200"], {"train_loss", "train_accuracy", "test_accuracy"}),
         (["--data", "shapes", "--model", "single-object", "--lr", "1e30", "--epochs", "1", "--hidden", "8"],
          {"train_loss", "objectness_accuracy", "class_accuracy", "mean_iou"}),
+        # The dense detector: 4 steps of 8 images (about 1 s); Adam's first step at this rate already overflows.
+        (["--data", "shapes", "--model", "detector", "--lr", "1e30", "--epochs", "1", "--images-per-epoch", "32",
+          "--batch-size", "8"], set(DENSE_METRICS)),
     ],
 )
 def test_divergence_stops_with_valid_json_and_status_3(capsys, arguments, metrics):
@@ -160,6 +265,28 @@ def test_divergence_stops_with_valid_json_and_status_3(capsys, arguments, metric
     step = line["diverged_at_step"]
     assert isinstance(step, int) and line["steps"] == step
     assert re.search(rf"training diverged: the loss became (inf|nan) at step {step} .*try a smaller --lr", captured.err)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "suggestion"),
+    [
+        # A huge L2 strength alone diverges at the default rate: the penalty's step lr * 2 * reg * W overshoots.
+        (["--reg", "1e300", "--steps", "20"], r"try a smaller --lr than 1 or a smaller --reg than 1e\+300\n"),
+        (["--model", "mlp", "--reg", "1e10", "--steps", "20"],
+         r"try a smaller --lr than 1 or a smaller --reg than 1e\+10\n"),
+        # Without the penalty the cross-entropy of a linear model grows only linearly in the weights: it
+        # stays finite at lr 1e6 (loss about 8e4 after 200 steps), and overflows only at a huge rate.
+        (["--reg", "0", "--lr", "1e300", "--steps", "20"], r"try a smaller --lr than 1e\+300\n"),
+        (["--data", "shapes", "--model", "single-object", "--lr", "1e30", "--epochs", "1", "--hidden", "8"],
+         r"try a smaller --lr than 1e\+30\n"),
+    ],
+)
+def test_the_divergence_message_names_the_options_at_fault(capsys, arguments, suggestion):
+    assert main(["train", *arguments]) == EXIT_DIVERGED
+    captured = capsys.readouterr()
+    assert strict_json(captured.out)["train_loss"] is None
+    assert re.search(r"training diverged: .*" + suggestion, captured.err)
+    assert ("--reg" in captured.err) == ("--reg than" in suggestion)
 
 
 def test_overflow_in_a_run_that_stays_finite_prints_no_warning(capsys):
@@ -247,6 +374,9 @@ def test_experiment_writes_its_record(tmp_path, capsys):
         (["--arms", "hinge"], "--arms must be among"),
         (["--jobs", "0"], "--jobs must be at least 1"),
         (["--output", "missing/table.json"], "--output must name a file in a folder that exists"),
+        # Each run trains with train_dense_detector's batch of 32 images: an epoch of 10 would run no full batch.
+        (["--images-per-epoch", "10"],
+         "--images-per-epoch must be at least the batch size of every run, 32; got --images-per-epoch 10\n"),
     ],
 )
 def test_experiment_refuses_bad_options(capsys, monkeypatch, arguments, message):

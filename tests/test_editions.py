@@ -10,7 +10,9 @@ student notebooks on the student branch). Checked here without a network or a bu
   sources, notebooks or a PDF;
 * the student branch's files, from the real assignments: no solution line of any chapter;
 * the built student website (``make book-student``), assembled as the class edition: no solution text
-  anywhere (the solution lines of tests/test_site_in_browser.py), no ``_sources``, no notebook, no PDF;
+  anywhere (the solution lines of tests/test_site_in_browser.py), no ``_sources``, no notebook, no PDF,
+  and the launch buttons of the edition it was built in: none in the open edition, in the class edition
+  one Colab and one Binder link per chapter, to its student notebook on the student branch;
 * the workflow: the PDF and the full site only in the open edition, the artifact is the assembled site.
 """
 
@@ -201,11 +203,28 @@ def test_the_class_edition_site_holds_no_solution(tmp_path):
     everything = "\n".join(texts.values())
     assert "Solution to Exercise" not in everything
     assert not list(site.rglob("_sources")) and not list(site.rglob("*.ipynb")) and not list(site.rglob("*.pdf"))
+    # Links are read from the HTML itself: site_text strips the tags, and their href with them.
+    pages = {path.relative_to(site).as_posix(): path.read_text(encoding="utf-8") for path in site.rglob("*.html")}
+    assert "book/softmax.html" in pages
     # Download buttons would offer the page's source (.ipynb with solutions): none on any page.
-    assert not re.search(r'href="[^"]*_sources/', everything)
-    launches = set(re.findall(r'href="(https://colab\.research\.google\.com/[^"]+)"', everything))
-    branch = student_build.student_branch(CONFIG)
-    assert all(f"/blob/{branch}/book/" in url for url in launches), launches
+    assert not [page for page, text in pages.items() if re.search(r'href="[^"]*_sources/', text)]
+    launches = {page: set(re.findall(r'href="(https://(?:colab\.research\.google\.com|mybinder\.org)/[^"]+)"', text))
+                for page, text in pages.items()}
+    # The edition the site was built in: `make book-student` reads it as student_build.edition does here,
+    # from _config.yml or LOSSBOOK_EDITION (make test builds and tests in the same environment).
+    built = student_build.edition(CONFIG)
+    if built == "open":  # no launch button at all: Colab and Binder would open the notebooks with solutions
+        assert not {page: urls for page, urls in launches.items() if urls}, (
+            "the open edition's student site has launch buttons: was it built with LOSSBOOK_EDITION=class?")
+    else:  # every chapter opens its own student notebook on the student branch, and no page anything else
+        branch = student_build.student_branch(CONFIG)
+        org, repo = CONFIG["repository"]["url"].removeprefix("https://github.com/").split("/")
+        expected = {f"book/{chapter.stem}.html": {
+            f"https://colab.research.google.com/github/{org}/{repo}/blob/{branch}/book/{chapter.name}",
+            f"https://mybinder.org/v2/gh/{org}/{repo}/{branch}?urlpath=lab/tree/book/{chapter.name}",
+        } for chapter in make_assignments.chapters_in_toc()}
+        assert expected
+        assert {page: urls for page, urls in launches.items() if urls} == expected
 
 
 def test_the_workflow_publishes_what_the_edition_says():

@@ -2,12 +2,14 @@
 
 For each of three chapters, in a temporary course directory of its own (its gradebook database
 inside), ``tools/make_assignments.py`` writes the nbgrader source, then ``nbgrader
-generate_assignment`` makes the release. Two students submit: ``solved`` fills every solution cell
+generate_assignment`` makes the release. Three students submit: ``solved`` fills every solution cell
 and answer cell of the release with the instructor's solution (as a student who solved everything
-would), ``stubbed`` submits the release untouched. ``nbgrader autograde`` grades both. From the
-gradebook: ``solved`` has every autograded point, ``stubbed`` none; nbgrader itself reports no error,
-and each check of the stubbed copy failed with an ExerciseError that says what is missing. The
-answers in prose are graded by hand (formgrader), so they count in neither.
+would); ``practice`` does the same in the student notebook of ``_build/assignments`` (the copy that
+``make lab``, the student branch and Colab open); ``stubbed`` submits the release untouched.
+``nbgrader autograde`` grades all three. From the gradebook: ``solved`` and ``practice`` have every
+autograded point, ``stubbed`` none; nbgrader itself reports no error, and each check of the stubbed
+copy failed with an ExerciseError that says what is missing. The answers in prose are graded by hand
+(formgrader), so they count in none of them.
 
 Marked slow (``make check`` leaves it out): ``nbgrader autograde`` executes each submission whole.
 Measured on the shared 2-core machine with two pytest workers: 64 s for the three chapters, 115 s
@@ -67,7 +69,12 @@ def grade(course, chapter):
     nbgrader(course, "generate_assignment", name)
     release = nbformat.read(course / "release" / name / chapter.name, as_version=4)
     source = nbformat.read(course / "source" / name / chapter.name, as_version=4)
-    for student, notebook in [("stubbed", release), ("solved", solved_copy(nbformat.from_dict(release), source))]:
+    # A third student works in the practice copy (make assignments' _build/assignments, the student branch,
+    # Colab): solved there, it must earn the same points, since both copies carry the same nbgrader cells.
+    practice = make_assignments.make_assignment(chapter)[0]
+    submissions = [("stubbed", release), ("solved", solved_copy(nbformat.from_dict(release), source)),
+                   ("practice", solved_copy(practice, source))]
+    for student, notebook in submissions:
         folder = course / "submitted" / student / name
         folder.mkdir(parents=True)
         nbformat.write(notebook, folder / chapter.name)
@@ -107,6 +114,9 @@ def test_nbgrader_releases_and_grades_the_chapter(chapter, tmp_path):
     assert solved and all(maximum > 0 for _, maximum in solved.values())
     lost = {name: score for name, (score, maximum) in solved.items() if score != maximum}
     assert not lost, f"checks that failed on the solutions: {lost}"
+
+    # The practice copy, solved, earns the same full marks: nbgrader grades it as its own release.
+    assert autograded_scores(tmp_path, chapter, "practice") == solved
 
     # No point for the stubs, and each failed check says why (nbgrader keeps the executed submission).
     stubbed = autograded_scores(tmp_path, chapter, "stubbed")

@@ -9,12 +9,16 @@ Writes ``_build/assignments/<chapter>.ipynb``, outputs cleared. In a chapter, an
 solution sits between the ``solution-start`` and ``solution-end`` markers (sphinx-exercise). In the
 assignment:
 
-* the solution's prose is replaced by an "Your answer" cell;
+* the solution's prose is replaced by a "Your answer" cell;
 * in a solution code cell, the lines between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` become a
   stub (``raise NotImplementedError`` inside a function, ``name = None`` for each name the solution
   assigns at the top level), and whatever follows ``# END SOLUTION`` moves to a check cell of its
   own, which calls :mod:`lossbook.exercises` and says precisely what is wrong;
 * a solution code cell without markers is replaced by an empty stub (and reported: it has no check).
+
+The student notebook and the nbgrader source below come from one walk over the chapter
+(:func:`make_notebooks`): they have the same cells with the same nbgrader metadata, so nbgrader
+grades a solved student notebook exactly as it grades its own release.
 
 A data file that a chapter's code reads from its own folder (``book/bench_results.json``) is copied
 beside the assignment, so that the assignment runs from its folder as the chapter runs from book/.
@@ -35,7 +39,7 @@ and ``source/<chapter>/<chapter>.ipynb`` per chapter, with nbgrader's cell metad
   replaces it by ``raise NotImplementedError()``);
 * each check is an autograded test cell worth ``POINTS_PER_CHECK`` point (a line ``# points: N`` in
   the check sets another number), its hidden tests marked ``### BEGIN HIDDEN TESTS``;
-* a solution's prose is a manually graded answer cell worth ``POINTS_PER_PROSE_ANSWER`` point;
+* a solution's prose is a manually graded answer cell worth ``POINTS_PER_PROSE_ANSWER`` points;
 * every other cell is read-only (locked).
 
 The instructor's workflow (release, collect, autograde, export) is in book/instructors.md.
@@ -44,6 +48,7 @@ The instructor's workflow (release, collect, autograde, export) is in book/instr
 from __future__ import annotations
 
 import argparse
+import copy
 import re
 import shutil
 import sys
@@ -63,7 +68,7 @@ ASSIGNED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\s*,\s*[A-Za-z_][A-Za-z0-9_]*
 HIDDEN_BEGIN, HIDDEN_END = "# BEGIN HIDDEN TESTS", "# END HIDDEN TESTS"
 POINTS_LINE = re.compile(r"^[ \t]*#[ \t]*points:[ \t]*(\d+)[ \t]*$", re.MULTILINE)
 POINTS_PER_CHECK = 1  # an autograded check cell, unless its check says "# points: N"
-POINTS_PER_PROSE_ANSWER = 1  # a solution's prose, graded by hand (nbgrader formgrader)
+POINTS_PER_PROSE_ANSWER = 2  # a solution's prose, graded by hand on the three levels 0, 1, 2 (book/instructors.md)
 NBGRADER_CONFIG = '''"""nbgrader's configuration for the course (written by tools/make_assignments.py)."""
 
 c = get_config()  # noqa: F821 (nbgrader provides it)
@@ -162,59 +167,6 @@ def split_solution_cell(source: str, label: str) -> tuple[str, str | None]:
     return "\n".join(stub).rstrip() + "\n", (check or None)
 
 
-def make_assignment(path: Path) -> tuple[nbformat.NotebookNode, int, int]:
-    """The student notebook for the chapter at `path`, with counts of checked and unchecked solution cells."""
-    notebook = nbformat.read(path, as_version=4)
-    cells, label, checked, unchecked = [], None, 0, 0
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-            cell.metadata.pop("execution", None)
-        if cell.cell_type == "markdown":
-            text = cell.source
-            start, end = START.search(text), END.search(text)
-            if label is not None and end:  # the end of the current solution: keep what follows it
-                text = text[end.end():]
-                label = None
-                start = START.search(text)
-            if label is None and start:  # a new solution: keep what precedes it, then an answer cell
-                before = text[: start.start()].strip()
-                label = start.group(1)
-                if before:
-                    cells.append(nbformat.v4.new_markdown_cell(before))
-                cells.append(nbformat.v4.new_markdown_cell(f"**Your answer to exercise `{label}`.**"))
-                rest = text[start.end():]
-                if END.search(rest):  # a solution of prose only, closed in the same cell
-                    label = None
-                    after = rest[END.search(rest).end():].strip()
-                    if after:
-                        cells.append(nbformat.v4.new_markdown_cell(after))
-                continue
-            if label is None and text.strip():
-                cell.source = text.strip()
-                cells.append(cell)
-            continue
-        if label is None:
-            cells.append(cell)
-            continue
-        stub, check = split_solution_cell(cell.source, label)
-        cells.append(nbformat.v4.new_code_cell(stub))
-        if check:
-            checked += 1
-            check_cell = nbformat.v4.new_code_cell(
-                f"# Check for exercise {label}: run it after your solution.\n{check}"
-            )
-            check_cell.metadata["tags"] = ["check"]
-            cells.append(check_cell)
-        else:
-            unchecked += 1
-    notebook.cells = cells
-    convert_notebook(notebook, f"book/{path.stem}")  # Jupyter and Colab render no MyST
-    for index, cell in enumerate(notebook.cells):
-        cell["id"] = f"cell-{index}"
-    return notebook, checked, unchecked
-
-
 def exercise_parts(notebook: nbformat.NotebookNode):
     """The chapter's pieces in order: ("cell", None, cell) outside solutions, ("text", None, markdown) for
     part of a markdown cell outside solutions, ("prose", label, markdown) inside a solution, ("code",
@@ -266,53 +218,91 @@ def nbgrader_solution_source(source: str) -> str | None:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def make_nbgrader_source(path: Path) -> tuple[nbformat.NotebookNode, int]:
-    """The nbgrader source notebook for the chapter at `path` (solutions and hidden tests in nbgrader's
-    markers, points on the check and answer cells), and its total number of points."""
+def make_notebooks(path: Path) -> tuple[nbformat.NotebookNode, nbformat.NotebookNode, int, int, int]:
+    """The nbgrader source and the student notebook of the chapter at `path`, from one walk over its cells.
+
+    Returns ``(source, student, points, checked, unchecked)``. The two notebooks have the same cells in
+    the same order, with the same nbgrader metadata (``grade_id``, points, solution and locked flags), so
+    that nbgrader grades a student notebook as it grades its own release. They differ only inside the
+    exercises: the source keeps the worked solution in nbgrader's markers, the prose of the solution in
+    a manually graded answer cell, and the hidden tests; the student notebook has a stub that says what
+    to write (``name = None`` lines, or ``raise NotImplementedError`` inside a function), an empty answer
+    cell, and the visible part of each check, tagged ``check``. `checked` and `unchecked` count the
+    solution code cells with and without a check; `points` is the source's total.
+    """
     notebook = nbformat.read(path, as_version=4)
-    cells, prose, total = [], {}, 0
+    source_cells, student_cells, answers, checks = [], [], {}, {}
+    points = checked = unchecked = 0
 
-    def add(cell, **meta):
-        cell.metadata["nbgrader"] = _nbgrader_metadata(f"{path.stem}-{len(cells)}", **meta)
-        cells.append(cell)
-        return cell
+    def add(source_cell, student_cell, grade_id=None, **meta):
+        metadata = _nbgrader_metadata(grade_id or f"{path.stem}-{len(source_cells)}", **meta)
+        source_cell.metadata["nbgrader"] = metadata
+        student_cell.metadata["nbgrader"] = dict(metadata)
+        source_cells.append(source_cell)
+        student_cells.append(student_cell)
+        return source_cell
 
-    checks = {}
     for kind, label, item in exercise_parts(notebook):
         if kind == "cell":
             if item.cell_type == "code":
                 item.outputs, item.execution_count = [], None
                 item.metadata.pop("execution", None)
-            add(item)
+            add(item, copy.deepcopy(item))
         elif kind == "text":
             if item.strip():
-                add(nbformat.v4.new_markdown_cell(item.strip()))
+                add(nbformat.v4.new_markdown_cell(item.strip()), nbformat.v4.new_markdown_cell(item.strip()))
         elif kind == "prose":
             if item.strip():
-                if label not in prose:  # a solution's prose becomes one answer cell, where it begins
-                    prose[label] = add(nbformat.v4.new_markdown_cell(""), solution=True, grade=True, locked=False,
-                                       points=POINTS_PER_PROSE_ANSWER)
-                    prose[label].metadata["nbgrader"]["grade_id"] = f"{label}-answer"
-                    total += POINTS_PER_PROSE_ANSWER
-                prose[label].source = (prose[label].source + "\n\n" + item.strip()).strip()
+                if label not in answers:  # a solution's prose becomes one answer cell, where it begins
+                    answers[label] = add(nbformat.v4.new_markdown_cell(""),
+                                         nbformat.v4.new_markdown_cell(f"**Your answer to exercise `{label}`.**"),
+                                         grade_id=f"{label}-answer", solution=True, grade=True, locked=False,
+                                         points=POINTS_PER_PROSE_ANSWER)
+                    points += POINTS_PER_PROSE_ANSWER
+                answers[label].source = (answers[label].source + "\n\n" + item.strip()).strip()
         elif kind == "code":
             solution = nbgrader_solution_source(item.source)
-            stub = add(nbformat.v4.new_code_cell(solution or item.source), solution=True, locked=False)
+            stub, visible = split_solution_cell(item.source, label)
             checks[label] = checks.get(label, 0) + 1
-            stub.metadata["nbgrader"]["grade_id"] = f"{label}-solution-{checks[label]}"
+            add(nbformat.v4.new_code_cell(solution or item.source), nbformat.v4.new_code_cell(stub),
+                grade_id=f"{label}-solution-{checks[label]}", solution=True, locked=False)
             check = solution_parts(item.source)[2] if solution else ""
-            if check:
-                points = check_points(check)
-                test = add(nbformat.v4.new_code_cell(nbgrader_check(check)), grade=True, points=points)
-                test.metadata["nbgrader"]["grade_id"] = f"{label}-check-{checks[label]}"
-                total += points
-    for cell in cells:
-        cell.pop("id", None)
-    notebook.cells = cells
-    convert_notebook(notebook, f"book/{path.stem}")  # Jupyter and Colab render no MyST
-    for index, cell in enumerate(notebook.cells):
-        cell["id"] = f"cell-{index}"
-    return notebook, total
+            if not check:
+                unchecked += 1
+                continue
+            checked += 1
+            student_check = nbformat.v4.new_code_cell(
+                f"# Check for exercise {label}: run it after your solution.\n{visible}" if visible else
+                f"# Check for exercise {label}: hidden, run by the grader.\n"
+            )
+            student_check.metadata["tags"] = ["check"]
+            add(nbformat.v4.new_code_cell(nbgrader_check(check)), student_check,
+                grade_id=f"{label}-check-{checks[label]}", grade=True, points=check_points(check))
+            points += check_points(check)
+    notebook.cells, notebooks = [], []
+    for cells in (source_cells, student_cells):
+        for cell in cells:
+            cell.pop("id", None)
+        copied = copy.deepcopy(notebook)
+        copied.cells = cells
+        convert_notebook(copied, f"book/{path.stem}")  # Jupyter and Colab render no MyST
+        for index, cell in enumerate(copied.cells):
+            cell["id"] = f"cell-{index}"
+        notebooks.append(copied)
+    return notebooks[0], notebooks[1], points, checked, unchecked
+
+
+def make_assignment(path: Path) -> tuple[nbformat.NotebookNode, int, int]:
+    """The student notebook for the chapter at `path`, with counts of checked and unchecked solution cells."""
+    _, student, _, checked, unchecked = make_notebooks(path)
+    return student, checked, unchecked
+
+
+def make_nbgrader_source(path: Path) -> tuple[nbformat.NotebookNode, int]:
+    """The nbgrader source notebook for the chapter at `path` (solutions and hidden tests in nbgrader's
+    markers, points on the check and answer cells), and its total number of points."""
+    source, _, points, _, _ = make_notebooks(path)
+    return source, points
 
 
 def write_nbgrader_course(paths: list[Path], root: Path) -> None:

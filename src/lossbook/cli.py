@@ -9,9 +9,11 @@ The JSON line is always valid JSON: a value that is not a finite number is writt
 """
 
 import argparse
+import inspect
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -31,7 +33,8 @@ EXIT_STATUS = f"""exit status:
   1  the metrics were printed, but the --plot file could not be written
   2  a bad option: nothing was run
   {EXIT_DIVERGED}  training diverged: the loss became infinite or nan at the step given in the JSON line's
-     diverged_at_step (counted from 0), whose other metrics are null; try a smaller --lr
+     diverged_at_step (counted from 0), whose other metrics are null; try a smaller --lr (or --reg,
+     when it is not zero)
 A value that is not a finite number is written as null: the JSON line is always valid JSON."""
 
 # Defaults per (data, model). The spiral's are the CS231n case study's (its reg = 1e-3 with a 1/2
@@ -96,7 +99,8 @@ def build_parser():
                    help="seed of every random draw (data, weights, batches), 0 to 2**32 - 1 [0]")
     t.add_argument(
         "--plot", metavar="FILE", help="save the loss curve (and, for the spiral, the decision regions) to FILE, "
-        "in the format its extension names (.png, .pdf, .svg, ...), in a folder that exists"
+        "in the format its extension names (.png, .pdf, .svg, ...), in a folder that exists; .pgf needs "
+        "the TeX program of matplotlib's rcParams['pgf.texsystem'] (xelatex by default)"
     )
     t.set_defaults(subparser=t)  # its errors then start "python -m lossbook train: error:", as argparse's own
     e = commands.add_parser(
@@ -132,6 +136,11 @@ def run_experiment(args, parser):
     for name in ("epochs", "images_per_epoch"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1; got {getattr(args, name)}")
+    # Every run uses train_dense_detector's batch size: an epoch must hold at least one full batch.
+    batch_size = inspect.signature(train_dense_detector).parameters["batch_size"].default
+    if args.images_per_epoch is not None and args.images_per_epoch < batch_size:
+        parser.error(f"--images-per-epoch must be at least the batch size of every run, {batch_size}; "
+                     f"got --images-per-epoch {args.images_per_epoch}")
     output = Path(args.output)
     if output.is_dir() or not output.parent.is_dir():
         parser.error(f"--output must name a file in a folder that exists; got {args.output}")
@@ -170,12 +179,33 @@ def seed(text):
     return value
 
 
+def missing_program(extension):
+    """The external program that matplotlib needs to write a file of `extension` and cannot find, or None.
+
+    Of the formats matplotlib writes, only .pgf needs one with the course's settings: its backend sets
+    the text with TeX (rcParams["pgf.texsystem"], xelatex by default), even for the .pgf file itself.
+
+    Examples
+    --------
+    >>> missing_program("png") is None
+    True
+    """
+    import matplotlib
+
+    if extension == "pgf":
+        program = matplotlib.rcParams["pgf.texsystem"]
+        return None if shutil.which(program) else program
+    return None
+
+
 def check_plot_path(parser, path):
     """Refuse a --plot path that matplotlib could not write, before training rather than after it."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
     except ImportError:
         parser.error("--plot needs matplotlib: pip install 'lossbook[plot]'")
+    if not path.strip():
+        parser.error(f"--plot must name a file; got an empty path {path!r}")
     target = Path(path)
     if target.is_dir():
         parser.error(f"--plot must name a file; {path} is a folder")
@@ -183,6 +213,10 @@ def check_plot_path(parser, path):
     if target.suffix[1:].lower() not in formats:
         # Without an extension matplotlib would quietly write FILE.png instead of FILE.
         parser.error(f"--plot must end in an extension matplotlib writes (.{', .'.join(formats)}); got {path}")
+    program = missing_program(target.suffix[1:].lower())
+    if program is not None:
+        parser.error(f"--plot: matplotlib writes {target.suffix} files with {program}, which is not installed "
+                     f"(not on PATH); choose another format, such as .pdf or .svg; got {path}")
     folder = target.parent
     if not folder.is_dir():
         parser.error(f"--plot: the folder {folder} does not exist; got {path}")
@@ -227,9 +261,14 @@ def resolve_options(parser, args):
         parser.error(f"--hidden must be at least 1; got {options['hidden']}")
     if args.batch_size is not None and args.batch_size < 1:
         parser.error(f"--batch-size must be at least 1; got {args.batch_size}")
-    if detector and args.batch_size is not None and args.batch_size > options["images_per_epoch"]:
-        parser.error(f"--batch-size must be at most the {options['images_per_epoch']} images of an epoch; "
-                     f"got {args.batch_size}")
+    if detector:  # the batch size given or the model's default: an epoch must hold at least one full batch
+        batch_size = options["batch_size"] if args.batch_size is None else args.batch_size
+        if batch_size > options["images_per_epoch"]:
+            default = f" (the default of --model {args.model})"
+            parser.error(f"--batch-size must be at most --images-per-epoch, the images of an epoch; got "
+                         f"--batch-size {batch_size}{default if args.batch_size is None else ''} and "
+                         f"--images-per-epoch {options['images_per_epoch']}"
+                         f"{default if args.images_per_epoch is None else ''}")
     if args.plot is not None:
         check_plot_path(parser, args.plot)
     return options
@@ -271,7 +310,7 @@ DENSE_METRICS = ("map", "map_50", "map_75", "map_small", "map_medium", "map_larg
 
 def run_dense_detector(args, options):
     """Train the dense detector; return its metrics and a function that saves its plot, as run_detector."""
-    batch_size = args.batch_size or options["batch_size"]
+    batch_size = options["batch_size"] if args.batch_size is None else args.batch_size
     steps = options["epochs"] * -(-options["images_per_epoch"] // batch_size)
     progress = progress_bar(steps)
     start = time.perf_counter()
@@ -298,7 +337,7 @@ def run_dense_detector(args, options):
 
 def run_detector(args, options):
     """Train the single-object detector; return its metrics and a function that saves its plot (None if it diverged)."""
-    batch_size = args.batch_size or options["batch_size"]
+    batch_size = options["batch_size"] if args.batch_size is None else args.batch_size
     steps = options["epochs"] * -(-options["images_per_epoch"] // batch_size)
     names = ("train_loss", "objectness_accuracy", "class_accuracy", "mean_iou")
     progress = progress_bar(steps)
@@ -371,6 +410,19 @@ def json_line(metrics):
     return json.dumps(finite, allow_nan=False)
 
 
+def plot_write_errors():
+    """The errors of a --plot file that cannot be written after training: the metrics are kept (status 1).
+
+    A full disk or a vanished folder (OSError), and an external program that fails although it was found
+    before training (matplotlib's RuntimeError, or the pgf backend's LatexError when TeX stops).
+    """
+    try:
+        from matplotlib.backends.backend_pgf import LatexError
+    except ImportError:
+        return (OSError, RuntimeError)
+    return (OSError, RuntimeError, LatexError)
+
+
 def run_train(args, parser):
     options = resolve_options(parser, args)
     if args.model == "detector":
@@ -381,15 +433,21 @@ def run_train(args, parser):
         metrics, divergence, save_plot = run_classifier(args, options, parser)
     print(json_line(metrics), flush=True)
     if divergence is not None:
+        # The step size is always a suspect; a large L2 strength makes the penalty's own gradient step
+        # (lr * 2 * reg * W) overshoot as well.
+        suspects = f"--lr than {options['lr']:g}"
+        if options.get("reg"):
+            suspects += f" or a smaller --reg than {options['reg']:g}"
         print(f"{PROG} train: training diverged: the loss became {divergence.loss} at step {divergence.step} "
               f"(counted from 0), so training stopped{' and wrote no plot' if args.plot else ''}; "
-              f"try a smaller --lr than {options['lr']:g}", file=sys.stderr)
+              f"try a smaller {suspects}", file=sys.stderr)
         return EXIT_DIVERGED
     if args.plot:
         try:
             save_plot(args.plot)
-        except OSError as error:
-            print(f"{PROG} train: could not write --plot {args.plot}: {error}", file=sys.stderr)
+        except plot_write_errors() as error:
+            print(f"{PROG} train: could not write --plot {args.plot}: {type(error).__name__}: {error}",
+                  file=sys.stderr)
             return 1
     return 0
 
