@@ -341,3 +341,29 @@ def course_pages():
 def test_vectors_are_bold(entry, markdown):
     found = plain_vectors(markdown)
     assert not found, f"{entry}: plain letters where notation.md writes a bold vector: {found}"
+
+
+# The TeX macros of the website (mathjax3_config in _config.yml; the PDF gets them through tools/pdf_build.py).
+# Jupyter, JupyterLab and Colab do not know them: a chapter's Markdown that uses one shows a red error there,
+# in the notebooks a student opens from a launch button or `make lab`. The .md pages are website-only.
+WEBSITE_MACROS = sorted(
+    yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["sphinx"]["config"]["mathjax3_config"]["tex"][
+        "macros"])
+
+
+def website_macros(markdown):
+    """The website-only macros (``\\softmax``, ``\\R`` ...) used in `markdown`, in order."""
+    return re.findall(r"\\(" + "|".join(map(re.escape, WEBSITE_MACROS)) + r")(?![A-Za-z])", markdown)
+
+
+def test_website_macros_are_found_as_whole_names():
+    assert len(WEBSITE_MACROS) > 3 and "softmax" in WEBSITE_MACROS
+    text = r"$\softmax(\mathbf{z}) \in \R^C$, $\Rightarrow$, $\operatorname{softmax}$"
+    assert website_macros(text) == ["softmax", "R"]
+
+
+@pytest.mark.parametrize("chapter", toc_chapters())
+def test_chapters_use_no_website_only_macro(chapter):
+    found = website_macros(markdown_of(BOOK / f"{chapter}.ipynb"))
+    assert not found, (f"{chapter}: Jupyter and Colab do not know {sorted(set(found))}; write the macro's body "
+                       "(\\operatorname{softmax}, \\mathbb{R}, ...) in a notebook")

@@ -183,6 +183,11 @@ def test_the_student_branch_holds_no_solution(tmp_path):
             if "urlretrieve(" in cell.source:  # and the data files of the student branch
                 assert f"/{student_build.student_branch(CONFIG)}/book/" in cell.source
                 assert f"/{CONFIG['repository']['branch']}/book/" not in cell.source
+    # Its README is the student's, with the website's address: the repository's own describes a Makefile
+    # and `make test`, which the branch does not hold.
+    readme = (tmp_path / "tree" / "README.md").read_text(encoding="utf-8")
+    assert "student notebooks" in readme and "make " not in readme and "Makefile" not in tuple(written)
+    assert student_build.site_url(CONFIG) in readme
     secrets = {chapter.stem: secret_lines(chapter) for chapter in chapters}
     assert all(secrets.values()), [name for name, lines in secrets.items() if not lines]
     leaks = {chapter: [line for line in lines if line in texts[chapter]] for chapter, lines in secrets.items()}
@@ -240,3 +245,17 @@ def test_the_workflow_publishes_what_the_edition_says():
     upload = next(step for step in steps if step.get("uses", "").startswith("actions/upload-pages-artifact"))
     assert upload["with"]["path"] == "_site"
     assert not any("cp -r _build/html" in run for _, run in runs.values())
+
+
+@pytest.mark.parametrize("chosen", student_build.EDITIONS)
+def test_the_nbgrader_course_installs_from_the_branch_students_can_reach(chosen, tmp_path, monkeypatch):
+    # In the class edition the public repository may hold only the student branch (the chapters live in a
+    # private one): the release an instructor hands out must install the library from there.
+    monkeypatch.setenv("LOSSBOOK_EDITION", chosen)
+    chapter = next(c for c in make_assignments.chapters_in_toc() if c.stem == "softmax")
+    make_assignments.write_nbgrader_course([chapter], tmp_path)
+    notebook = nbformat.read(tmp_path / "source" / "softmax" / "softmax.ipynb", as_version=4)
+    install = [c.source for c in notebook.cells if "install-lossbook" in c.metadata.get("tags", [])]
+    assert len(install) == 1
+    branch = student_build.student_branch(CONFIG) if chosen == "class" else CONFIG["repository"]["branch"]
+    assert f'@{branch}"' in install[0]

@@ -306,13 +306,24 @@ def make_nbgrader_source(path: Path) -> tuple[nbformat.NotebookNode, int]:
 
 
 def write_nbgrader_course(paths: list[Path], root: Path) -> None:
-    """Write the nbgrader course at `root`: nbgrader_config.py (unless there is one) and the source notebooks."""
+    """Write the nbgrader course at `root`: nbgrader_config.py (unless there is one) and the source notebooks.
+
+    In the class edition (``lossbook.edition`` in _config.yml) the notebooks' install cell installs the
+    library from the student branch, as the student notebooks do: the public repository of a course whose
+    chapters live in a private one holds no other branch (book/instructors.md).
+    """
     root.mkdir(parents=True, exist_ok=True)
     config = root / "nbgrader_config.py"
     if not config.exists():  # an instructor's own settings stay
         config.write_text(NBGRADER_CONFIG, encoding="utf-8")
+    import student_build  # here, not at the top: it imports install_cell, which imports this module
+
+    course_config = student_build.read_config()
+    class_edition = student_build.edition(course_config) == "class"
     for path in paths:
         notebook, total = make_nbgrader_source(path)
+        if class_edition:
+            student_build.to_student_branch(notebook, course_config)
         folder = root / "source" / path.stem
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, folder / path.name)

@@ -43,6 +43,7 @@ from sphinx_exercise.transforms import MergeGatedSolutions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/, also when this file is loaded by path
 from install_cell import git_url, raw_url  # noqa: E402  (where an install cell installs from and downloads)
+from myst_to_markdown import site_url  # noqa: E402  (the website's address)
 
 ENVIRONMENT_VARIABLE = "LOSSBOOK_STUDENT_BUILD"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +51,34 @@ EDITIONS = ("open", "class")
 PDF_NAME = "loss-functions-in-deep-learning.pdf"
 # What a student needs beside the notebooks: the library, its pins, Binder's Python.
 STUDENT_TREE_FILES = ("README.md", "pyproject.toml", "requirements.txt", "runtime.txt")
+# The student branch's README (the repository's own describes make targets and a Makefile the branch
+# does not hold). {site}: the website's address; {branch}: the student branch.
+STUDENT_README = """# Loss Functions in Deep Learning: the student notebooks
+
+This branch holds one notebook per chapter of the course, in `book/`, each with its exercises to
+solve: a solution cell to fill in (its names start as `None`), then a check cell that says what is
+still wrong. The chapters themselves, with their explanations, are on the website: {site}
+
+## Run the notebooks
+
+- **Colab or Binder:** the launch buttons at the top of each chapter page of the website open the
+  chapter's notebook from this branch. On Colab, the notebook's first code cell installs the
+  course's library, `lossbook`, from this branch (about a minute) and fetches the data files it reads.
+- **On your computer** (Python 3.11 or newer), from the root of this branch:
+
+  ```bash
+  python3 -m venv .venv
+  .venv/bin/pip install -r requirements.txt   # the pinned packages and lossbook itself (src/)
+  .venv/bin/jupyter lab book/
+  ```
+
+Run a notebook from top to bottom. The check cells fail until you fill in the solution cells above
+them, and their messages say what to fix. Hand in the notebook as your instructor asks: it keeps the
+cells that nbgrader grades.
+
+The branch is written anew from the course at every change (`{branch}`, one commit); do not commit
+your work to it.
+"""
 
 
 def read_config(root: Path = REPO_ROOT) -> dict:
@@ -121,6 +150,19 @@ def setup(app):
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
+def to_student_branch(notebook: nbformat.NotebookNode, config: dict) -> nbformat.NotebookNode:
+    """`notebook` with its install cell (tools/install_cell.py) pointed at the student branch: the library
+    and the data files come from there, not from the chapters' branch. Returns `notebook`, changed in place."""
+    chapters_at, student_at = f'{git_url(config)}"', f'{git_url(config, student_branch(config))}"'
+    for cell in notebook.cells:
+        if "install-lossbook" in cell.metadata.get("tags", []):
+            cell.source = cell.source.replace(chapters_at, student_at)
+            if "urlretrieve(" in cell.source:
+                cell.source = cell.source.replace(
+                    raw_url(config, "book/"), raw_url(config, "book/", branch=student_branch(config)))
+    return notebook
+
+
 def write_student_tree(output: Path, assignments: Path, root: Path = REPO_ROOT) -> list[str]:
     """Write the student branch's files into `output`: the student notebooks (and their data files) as
     book/<chapter>.ipynb, the library (src/) and the files that install it. Returns the paths written."""
@@ -135,21 +177,18 @@ def write_student_tree(output: Path, assignments: Path, root: Path = REPO_ROOT) 
     # notebook installs it from the student branch, which holds the library it was built with (and is
     # the only branch a public repository holds when the chapters live in a private one).
     # Its data files (the raw-file addresses of the same cell) come from the student branch too.
-    chapters_at, student_at = f'{git_url(config)}"', f'{git_url(config, student_branch(config))}"'
     for path in assignments.iterdir():
         if path.suffix == ".ipynb":
             notebook = nbformat.read(path, as_version=4)
-            for cell in notebook.cells:
-                if "install-lossbook" in cell.metadata.get("tags", []):
-                    cell.source = cell.source.replace(chapters_at, student_at)
-                    if "urlretrieve(" in cell.source:
-                        cell.source = cell.source.replace(
-                            raw_url(config, "book/"), raw_url(config, "book/", branch=student_branch(config)))
-            nbformat.write(notebook, output / "book" / path.name)
+            nbformat.write(to_student_branch(notebook, config), output / "book" / path.name)
         elif path.is_file():
             shutil.copyfile(path, output / "book" / path.name)
     for name in STUDENT_TREE_FILES:
-        shutil.copyfile(root / name, output / name)
+        if name == "README.md":
+            (output / name).write_text(STUDENT_README.format(site=site_url(config), branch=student_branch(config)),
+                                       encoding="utf-8")
+        else:
+            shutil.copyfile(root / name, output / name)
     shutil.copytree(root / "src", output / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     return sorted(p.relative_to(output).as_posix() for p in output.rglob("*") if p.is_file())
 
