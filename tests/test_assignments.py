@@ -83,6 +83,16 @@ def test_split_solution_cell_at_top_level():
     assert check == "check_answer(d, 6)"
 
 
+def test_the_stub_lists_only_the_names_that_later_code_reads():
+    # An intermediate step (`_`, `scratch`) is the student's business; `d` is read by the check, `e` by a
+    # later cell, so both start as None. `scratch.d` is an attribute, not the name `d`.
+    source = "# BEGIN SOLUTION\n_ = 1\nscratch = 2\nd = 3\ne = 4\n# END SOLUTION\ncheck_answer(d, 3)\n"
+    stub, _ = make_assignments.split_solution_cell(source, "ex-4", later="print(e, scratch_2, obj.scratch)")
+    assert stub == "# Exercise ex-4: your solution here.\nd = None\ne = None\n"
+    source = make_assignments.nbgrader_solution_source(source, later="print(e)")
+    assert source.startswith("d = None\ne = None\n### BEGIN SOLUTION\n")
+
+
 def test_messages_say_what_is_wrong():
     with pytest.raises(ExerciseError, match=r"shape \(3, 1\); expected shape \(3,\)"):
         compare(np.zeros((3, 1)), np.zeros(3))

@@ -88,8 +88,13 @@ def chapters_in_toc() -> list[Path]:
     return [path for path in paths if path.exists()]
 
 
-def stub_for(region: list[str], label: str) -> list[str]:
-    """The lines that replace a solution region, keeping its indentation."""
+def stub_for(region: list[str], label: str, used: str | None = None) -> list[str]:
+    """The lines that replace a solution region, keeping its indentation.
+
+    At the top level, each name the region assigns is set to None, so that a check can say "is None". Given
+    `used` (the code that runs after the region: its check and the later cells), only the names that code
+    reads are listed: an intermediate step is the student's own business, not an answer to fill in.
+    """
     indent = min((len(line) - len(line.lstrip()) for line in region if line.strip()), default=0)
     pad = " " * indent
     if indent:  # inside a function body
@@ -99,6 +104,8 @@ def stub_for(region: list[str], label: str) -> list[str]:
         match = ASSIGNED.match(line)
         if match:
             names += [n.strip() for n in match.group(1).split(",") if n.strip() not in names]
+    if used is not None:
+        names = [name for name in names if re.search(rf"(?<![\w.]){re.escape(name)}\b", used)]
     return [f"# Exercise {label}: your solution here."] + [f"{name} = None" for name in names]
 
 
@@ -156,13 +163,14 @@ def check_points(check: str) -> int:
     return int(found[0]) if found else POINTS_PER_CHECK
 
 
-def split_solution_cell(source: str, label: str) -> tuple[str, str | None]:
-    """(stub source, check source or None) for one solution code cell; hidden tests left out."""
+def split_solution_cell(source: str, label: str, later: str | None = None) -> tuple[str, str | None]:
+    """(stub source, check source or None) for one solution code cell; hidden tests left out. `later`: the
+    code of the cells after this one, whose names the stub sets to None together with the check's."""
     parts = solution_parts(source)
     if parts is None:
         return f"# Exercise {label}: your solution here.\n", None
     before, region, check = parts
-    stub = before + stub_for(region, label)
+    stub = before + stub_for(region, label, None if later is None else check + "\n" + later)
     check = visible_check(check)
     return "\n".join(stub).rstrip() + "\n", (check or None)
 
@@ -204,16 +212,18 @@ def _nbgrader_metadata(grade_id: str, *, solution=False, grade=False, locked=Tru
     return meta
 
 
-def nbgrader_solution_source(source: str) -> str | None:
+def nbgrader_solution_source(source: str, later: str | None = None) -> str | None:
     """A solution code cell's part for nbgrader (None without markers): the names its region assigns at the
-    top level set to None first (so that a check says "is None"), the region in nbgrader's markers."""
+    top level set to None first (so that a check says "is None"), the region in nbgrader's markers. `later`
+    as for :func:`split_solution_cell`."""
     parts = solution_parts(source)
     if parts is None:
         return None
-    before, region, _ = parts
+    before, region, check = parts
     indent = min((len(line) - len(line.lstrip()) for line in region if line.strip()), default=0)
     pad = " " * indent
-    stubs = [] if indent else [line for line in stub_for(region, "") if not line.startswith("#")]
+    used = None if later is None else check + "\n" + later
+    stubs = [] if indent else [line for line in stub_for(region, "", used) if not line.startswith("#")]
     lines = before + stubs + [f"{pad}### BEGIN SOLUTION"] + region + [f"{pad}### END SOLUTION"]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -242,7 +252,10 @@ def make_notebooks(path: Path) -> tuple[nbformat.NotebookNode, nbformat.Notebook
         student_cells.append(student_cell)
         return source_cell
 
-    for kind, label, item in exercise_parts(notebook):
+    parts = list(exercise_parts(notebook))
+    code = [item.source if kind == "code" or (kind == "cell" and item.cell_type == "code") else ""
+            for kind, _, item in parts]
+    for index, (kind, label, item) in enumerate(parts):
         if kind == "cell":
             if item.cell_type == "code":
                 item.outputs, item.execution_count = [], None
@@ -261,8 +274,9 @@ def make_notebooks(path: Path) -> tuple[nbformat.NotebookNode, nbformat.Notebook
                     points += POINTS_PER_PROSE_ANSWER
                 answers[label].source = (answers[label].source + "\n\n" + item.strip()).strip()
         elif kind == "code":
-            solution = nbgrader_solution_source(item.source)
-            stub, visible = split_solution_cell(item.source, label)
+            later = "\n".join(code[index + 1:])  # the code that runs after this cell
+            solution = nbgrader_solution_source(item.source, later)
+            stub, visible = split_solution_cell(item.source, label, later)
             checks[label] = checks.get(label, 0) + 1
             add(nbformat.v4.new_code_cell(solution or item.source), nbformat.v4.new_code_cell(stub),
                 grade_id=f"{label}-solution-{checks[label]}", solution=True, locked=False)
