@@ -486,8 +486,8 @@ def dense_loss(outputs, assigned, **options):
     Returns
     -------
     float
-        :math:`L = (\lambda_\text{obj} \sum_\text{all} \ell_\text{obj} + \lambda_\text{cls} \sum_\text{pos}
-        \ell_\text{cls} + \lambda_\text{box} \sum_\text{pos} \ell_\text{box}) / \max(1, K)`, with K the
+        :math:`L = (\omega_\text{obj} \sum_\text{all} \ell_\text{obj} + \omega_\text{cls} \sum_\text{pos}
+        \ell_\text{cls} + \omega_\text{box} \sum_\text{pos} \ell_\text{box}) / \max(1, K)`, with K the
         number of positives in the batch.
 
     Examples

@@ -73,8 +73,8 @@ def plot_decision_regions(ax, model, X, y, resolution=300):
             linewidth=0.3,
             label=f"class {label}",
         )
-    ax.set_xlabel("$x_1$")
-    ax.set_ylabel("$x_2$")
+    ax.set_xlabel("$x_0$")  # the input's coordinates count from 0, as NumPy's X[:, 0] (notation.md)
+    ax.set_ylabel("$x_1$")
     ax.set_title(f"Decision regions (training accuracy {model.accuracy(X, y):.0%})")
     ax.legend(loc="upper right", fontsize="small")
 
